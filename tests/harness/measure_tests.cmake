@@ -1,0 +1,22 @@
+# Tests of the measuring half of the harness (ioduel_measure): unit tests, and
+# the HdrHistogram interop test, which runs node with hdr-histogram-js from
+# interop/node_modules (scripts/setup installs it from the lock file).
+ioduel_add_test(measure_test
+  SOURCES
+    ${CMAKE_CURRENT_LIST_DIR}/measure/main.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/measure/histogram_test.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/measure/histogram_codec_test.cpp
+  LIBS ioduel_measure
+  LABELS unit)
+
+find_program(IODUEL_NODE node)
+ioduel_add_test(histogram_interop_test
+  SOURCES
+    ${CMAKE_CURRENT_LIST_DIR}/interop/main.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/interop/histogram_interop_test.cpp
+  LIBS ioduel_measure
+  LABELS interop)
+# An absent node is not a reason to skip: the test fails and says so.
+target_compile_definitions(histogram_interop_test PRIVATE
+  IODUEL_NODE="${IODUEL_NODE}"
+  IODUEL_INTEROP_DIR="${CMAKE_CURRENT_LIST_DIR}/interop")
