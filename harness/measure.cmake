@@ -3,6 +3,7 @@
 # No sockets here, so it is cheap to test on its own.
 add_library(ioduel_measure STATIC
   ${CMAKE_CURRENT_LIST_DIR}/histogram.cpp
-  ${CMAKE_CURRENT_LIST_DIR}/histogram_codec.cpp)
+  ${CMAKE_CURRENT_LIST_DIR}/histogram_codec.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/statistics.cpp)
 target_include_directories(ioduel_measure PUBLIC ${PROJECT_SOURCE_DIR})
 target_link_libraries(ioduel_measure PUBLIC nlohmann_json::nlohmann_json PRIVATE ZLIB::ZLIB)
