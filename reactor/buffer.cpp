@@ -1,0 +1,46 @@
+#include "reactor/buffer.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+namespace ioduel::reactor {
+
+void buffer::consume(std::size_t n) noexcept {
+  if (n >= readable()) {
+    clear();
+  } else {
+    read_ += n;
+  }
+}
+
+char* buffer::prepare(std::size_t n) {
+  if (writable() >= n) return write_ptr();
+  const std::size_t used = readable();
+  if (capacity_ - used >= n && data_) {
+    // Moving the content to the front frees enough room.
+    std::memmove(data_.get(), peek(), used);
+  } else {
+    const std::size_t cap = std::max({capacity_ * 2, used + n, min_capacity});
+    auto bigger = std::make_unique_for_overwrite<char[]>(cap);
+    if (used > 0) std::memcpy(bigger.get(), peek(), used);
+    data_ = std::move(bigger);
+    capacity_ = cap;
+  }
+  read_ = 0;
+  write_ = used;
+  return write_ptr();
+}
+
+void buffer::append(std::span<const char> bytes) {
+  if (bytes.empty()) return;
+  std::memcpy(prepare(bytes.size()), bytes.data(), bytes.size());
+  commit(bytes.size());
+}
+
+void buffer::release_if_empty(std::size_t keep) noexcept {
+  if (!empty() || capacity_ <= keep) return;
+  data_.reset();
+  capacity_ = read_ = write_ = 0;
+}
+
+}  // namespace ioduel::reactor

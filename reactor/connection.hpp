@@ -1,0 +1,91 @@
+#pragma once
+// connection: one accepted TCP connection and everything it is owed.
+//
+// Data path: socket -> (readv into the free end of in_ plus a 64 KiB stack
+// buffer) -> frames parsed in place -> replies appended to the loop's scratch
+// buffer (or to out_ when output is already queued) -> send at once -> only
+// what the socket would not take stays in out_.  A connection that queues
+// nothing owns no buffer storage at all, which is what keeps idle
+// connections small.
+//
+// The connection never destroys itself: it moves to phase::done and the event
+// loop, which owns it, reaps it after the call returns.
+
+#include <chrono>
+#include <cstdint>
+#include <span>
+
+#include "reactor/buffer.hpp"
+#include "reactor/poller.hpp"
+#include "reactor/unique_fd.hpp"
+
+namespace ioduel::reactor {
+
+class event_loop;
+
+// The timers a connection asks its loop for.
+enum class connection_timer : std::uint8_t { idle, sleep, linger };
+
+class connection {
+ public:
+  // The events registered when the connection is added to the poller.
+  static unsigned initial_interest(bool edge) noexcept;
+
+  connection(event_loop& loop, unique_fd fd, std::uint32_t generation, unsigned registered);
+  connection(const connection&) = delete;
+  connection& operator=(const connection&) = delete;
+
+  int fd() const noexcept { return fd_.get(); }
+  std::uint32_t generation() const noexcept { return generation_; }
+  bool finished() const noexcept { return phase_ == phase::done; }
+  bool failed() const noexcept { return failed_; }
+
+  void on_event(const ready_event& ev);
+  void on_ready();  // a turn the loop promised (edge mode: input left unread)
+  void on_timer(connection_timer which);
+  void begin_drain();  // the server is stopping: answer what was received, then close
+
+ private:
+  enum class phase : std::uint8_t {
+    serving,    // reading requests and answering them
+    closing,    // an ERROR reply is the last thing owed: flush it, then linger
+    lingering,  // write side shut; discarding input until the peer closes
+    done,       // to be reaped
+  };
+
+  void pump(bool try_read);
+  bool can_read() const noexcept;
+  void read_input();
+  void discard_input();
+  void discard_urgent();
+  void handle_buffered();
+  std::size_t serve_bytes(std::span<const char> data);
+  std::size_t handle_frames(std::span<const char> data, bool& full);
+  buffer& reply_target() noexcept;
+  void flush();
+  void send_from(buffer& b);
+  void settle();
+  void start_linger();
+  void fail() noexcept;
+
+  event_loop& loop_;
+  unique_fd fd_;
+  buffer in_;   // received bytes not yet handled (a partial frame, or frames waiting their turn)
+  buffer out_;  // replies the socket has not taken yet
+  std::chrono::steady_clock::time_point last_active_;
+  std::uint64_t sleep_id_ = 0;  // id of the SLEEP whose timer is pending
+  std::uint32_t generation_;
+  unsigned registered_;          // interest registered with a level-triggered poller
+  phase phase_ = phase::serving;
+  bool failed_ = false;
+  bool sleeping_ = false;        // a SLEEP reply is pending; later frames wait
+  bool peer_eof_ = false;        // the peer shut its write side
+  bool write_blocked_ = false;   // the socket refused bytes; wait for writability
+  bool output_paused_ = false;   // out_ passed --high-water; no reading until half drained
+  bool more_input_ = false;      // reading stopped with data possibly left in the socket
+  bool urgent_seen_ = false;     // TCP urgent data seen: a read may stop short at the mark
+  bool queued_ = false;          // in the loop's ready list
+  bool final_read_ = false;      // the one read allowed while starting to drain
+};
+
+}  // namespace ioduel::reactor

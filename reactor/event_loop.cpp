@@ -1,0 +1,278 @@
+#include "reactor/event_loop.hpp"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <system_error>
+
+#include "reactor/server.hpp"
+
+namespace ioduel::reactor {
+
+namespace {
+
+// How long accepting pauses when the kernel refuses (no descriptor to spare,
+// no memory) instead of being retried on every turn.
+constexpr std::chrono::milliseconds accept_retry_delay{100};
+
+// A timer cookie: the kind in the low byte, then the descriptor (24 bits)
+// and the connection's generation, so a timer outliving its connection (or
+// reaching a new connection on a reused descriptor) is recognised and ignored.
+std::uint64_t make_cookie(unsigned kind, int fd, std::uint32_t generation) noexcept {
+  return (static_cast<std::uint64_t>(generation) << 32) |
+         (static_cast<std::uint64_t>(static_cast<unsigned>(fd) & 0xFFFFFFu) << 8) | kind;
+}
+
+unique_fd checked(int fd, const char* what) {
+  if (fd < 0) throw std::system_error(errno, std::generic_category(), what);
+  return unique_fd(fd);
+}
+
+}  // namespace
+
+event_loop::event_loop(server& owner, unique_fd listener, bool handles_signals)
+    : owner_(owner),
+      opts_(owner.options()),
+      poller_(make_poller(opts_.poller, opts_.trigger)),
+      edge_(poller_->edge_triggered()),
+      acceptor_(std::move(listener)),
+      timer_fd_(checked(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC),
+                        "timerfd_create")),
+      wake_fd_(checked(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC), "eventfd")),
+      now_(clock::now()) {
+  if (handles_signals) {
+    sigset_t set;
+    ::sigemptyset(&set);
+    ::sigaddset(&set, SIGTERM);
+    ::sigaddset(&set, SIGINT);
+    signal_fd_ = checked(::signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC), "signalfd");
+    add_internal(signal_fd_);
+  }
+  add_internal(timer_fd_);
+  add_internal(wake_fd_);
+  if (!poller_->add(acceptor_.fd(), want_read))
+    throw std::system_error(EBADF, std::generic_category(), "cannot watch the listener");
+}
+
+event_loop::~event_loop() = default;
+
+void event_loop::add_internal(const unique_fd& fd) {
+  if (!poller_->add(fd.get(), want_read))
+    throw std::system_error(EBADF, std::generic_category(), "cannot watch an internal descriptor");
+}
+
+void event_loop::run() {
+  while (!finished()) {
+    events_.clear();
+    poller_->wait(ready_.empty() ? -1 : 0, events_);
+    now_ = clock::now();
+    for (const ready_event& ev : events_) dispatch(ev);
+    serve_ready();
+    if (auto next = timers_.next_deadline(); next && *next <= now_)
+      timers_.expire(now_, [this](std::uint64_t cookie) { on_timer(cookie); });
+    arm_timer();
+  }
+  // The drain deadline passed: whatever is still open is closed now.
+  for (auto& c : conns_) {
+    if (!c) continue;
+    poller_->remove(c->fd());
+    counters_.connections_closed.add_local();
+    owner_.connection_closed();
+    c.reset();
+  }
+  open_ = 0;
+}
+
+bool event_loop::finished() const noexcept { return draining_ && (open_ == 0 || drain_expired_); }
+
+void event_loop::request_drain() noexcept {
+  drain_requested_.store(true, std::memory_order_release);
+  const std::uint64_t one = 1;
+  [[maybe_unused]] const ssize_t n = ::write(wake_fd_.get(), &one, sizeof one);
+}
+
+void event_loop::dispatch(const ready_event& ev) {
+  if (ev.fd == acceptor_.fd() && acceptor_.open()) {
+    accept_connections();
+  } else if (ev.fd == timer_fd_.get()) {
+    std::uint64_t expirations;
+    if (::read(timer_fd_.get(), &expirations, sizeof expirations) > 0) armed_.reset();
+  } else if (ev.fd == wake_fd_.get()) {
+    std::uint64_t wakes;
+    [[maybe_unused]] const ssize_t n = ::read(wake_fd_.get(), &wakes, sizeof wakes);
+    if (drain_requested_.load(std::memory_order_acquire) && !draining_) start_drain();
+  } else if (signal_fd_.valid() && ev.fd == signal_fd_.get()) {
+    read_signals();
+  } else if (ev.fd >= 0 && static_cast<std::size_t>(ev.fd) < conns_.size() && conns_[ev.fd]) {
+    connection& c = *conns_[ev.fd];
+    c.on_event(ev);
+    reap(c);
+  }
+}
+
+void event_loop::accept_connections() {
+  for (;;) {
+    unique_fd fd;
+    switch (acceptor_.accept_one(fd)) {
+      case acceptor::result::accepted:
+        adopt(std::move(fd));
+        break;
+      case acceptor::result::rejected:
+        counters_.connections_rejected.add_local();
+        break;
+      case acceptor::result::empty:
+        return;
+      case acceptor::result::stalled:
+        pause_accepting();
+        return;
+    }
+  }
+}
+
+void event_loop::pause_accepting() {
+  if (accept_paused_) return;
+  poller_->remove(acceptor_.fd());
+  accept_paused_ = true;
+  timers_.schedule(now_ + accept_retry_delay,
+                   make_cookie(static_cast<unsigned>(loop_timer::accept_retry), 0, 0));
+}
+
+void event_loop::resume_accepting() {
+  if (!accept_paused_ || !acceptor_.open()) return;
+  accept_paused_ = false;
+  acceptor_.restore_spare();
+  poller_->add(acceptor_.fd(), want_read);
+  accept_connections();
+}
+
+void event_loop::adopt(unique_fd fd) {
+  if (draining_) return;
+  if (!owner_.try_open_connection()) {
+    counters_.connections_rejected.add_local();
+    return;
+  }
+  const int one = 1;
+  ::setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  const unsigned interest = connection::initial_interest(edge_);
+  // select cannot watch descriptors at or above FD_SETSIZE: refuse the
+  // connection rather than write outside an fd_set.
+  if (static_cast<unsigned>(fd.get()) > 0xFFFFFFu || !poller_->add(fd.get(), interest)) {
+    owner_.connection_closed();
+    counters_.connections_rejected.add_local();
+    return;
+  }
+  const auto slot = static_cast<std::size_t>(fd.get());
+  if (slot >= conns_.size()) conns_.resize(slot + 1);
+  conns_[slot] = std::make_unique<connection>(*this, std::move(fd), next_generation_++, interest);
+  if (next_generation_ == 0) next_generation_ = 1;
+  ++open_;
+  counters_.connections_accepted.add_local();
+  if (opts_.common.idle_timeout_ms > 0)
+    schedule(now_ + std::chrono::milliseconds(opts_.common.idle_timeout_ms),
+             connection_timer::idle, *conns_[slot]);
+}
+
+void event_loop::reap(connection& c) {
+  if (!c.finished()) return;
+  const int fd = c.fd();
+  poller_->remove(fd);
+  counters_.connections_closed.add_local();
+  if (c.failed()) counters_.connections_failed.add_local();
+  owner_.connection_closed();
+  --open_;
+  conns_[static_cast<std::size_t>(fd)].reset();
+}
+
+connection* event_loop::find(int fd, std::uint32_t generation) noexcept {
+  if (fd < 0 || static_cast<std::size_t>(fd) >= conns_.size()) return nullptr;
+  connection* c = conns_[static_cast<std::size_t>(fd)].get();
+  return c && c->generation() == generation ? c : nullptr;
+}
+
+void event_loop::schedule_ready(const connection& c) {
+  ready_.emplace_back(c.fd(), c.generation());
+}
+
+void event_loop::schedule(clock::time_point when, connection_timer which, const connection& c) {
+  timers_.schedule(when, make_cookie(static_cast<unsigned>(which), c.fd(), c.generation()));
+}
+
+void event_loop::serve_ready() {
+  // Connections queued during this pass wait for the next turn, after the
+  // others have had theirs.
+  serving_.swap(ready_);
+  for (const auto& [fd, generation] : serving_) {
+    if (connection* c = find(fd, generation)) {
+      c->on_ready();
+      reap(*c);
+    }
+  }
+  serving_.clear();
+}
+
+void event_loop::on_timer(std::uint64_t cookie) {
+  const auto kind = static_cast<unsigned>(cookie & 0xFF);
+  if (kind == static_cast<unsigned>(loop_timer::drain_deadline)) {
+    drain_expired_ = true;
+    return;
+  }
+  if (kind == static_cast<unsigned>(loop_timer::accept_retry)) {
+    resume_accepting();
+    return;
+  }
+  const int fd = static_cast<int>((cookie >> 8) & 0xFFFFFF);
+  if (connection* c = find(fd, static_cast<std::uint32_t>(cookie >> 32))) {
+    c->on_timer(static_cast<connection_timer>(kind));
+    reap(*c);
+  }
+}
+
+void event_loop::arm_timer() {
+  const auto next = timers_.next_deadline();
+  if (!next || (armed_ && *armed_ <= *next)) return;
+  // An earlier armed deadline (even a stale one) will wake the loop in time
+  // to re-arm; only a deadline earlier than the armed one needs a syscall.
+  const auto ns = std::max<std::int64_t>(
+      1, std::chrono::duration_cast<std::chrono::nanoseconds>(next->time_since_epoch()).count());
+  itimerspec its{};
+  its.it_value.tv_sec = static_cast<time_t>(ns / 1'000'000'000);
+  its.it_value.tv_nsec = static_cast<long>(ns % 1'000'000'000);
+  if (::timerfd_settime(timer_fd_.get(), TFD_TIMER_ABSTIME, &its, nullptr) == 0) armed_ = *next;
+}
+
+void event_loop::start_drain() {
+  draining_ = true;
+  if (acceptor_.open()) {
+    if (!accept_paused_) poller_->remove(acceptor_.fd());
+    acceptor_.close();
+  }
+  timers_.schedule(now_ + std::chrono::milliseconds(opts_.common.drain_timeout_ms),
+                   make_cookie(static_cast<unsigned>(loop_timer::drain_deadline), 0, 0));
+  for (std::size_t i = 0; i < conns_.size(); ++i) {
+    if (connection* c = conns_[i].get()) {
+      c->begin_drain();
+      reap(*c);
+    }
+  }
+}
+
+void event_loop::read_signals() {
+  signalfd_siginfo info;
+  bool stop = false;
+  while (::read(signal_fd_.get(), &info, sizeof info) == static_cast<ssize_t>(sizeof info))
+    stop = true;
+  // A second signal during the drain changes nothing: every loop is already
+  // finishing what it owes.
+  if (stop) owner_.request_drain();
+}
+
+std::string event_loop::stats_json() const { return owner_.stats_json(); }
+
+}  // namespace ioduel::reactor

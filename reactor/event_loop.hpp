@@ -1,0 +1,106 @@
+#pragma once
+// event_loop: one thread's reactor.  It owns a poller, a listener of its own
+// (SO_REUSEPORT: the kernel spreads connections over the loops), a timerfd
+// over its timer queue, an eventfd to be woken by other threads, and the
+// connections it accepted, indexed by descriptor.
+//
+// One turn: wait for events (without blocking when some connection was left
+// with unread input), dispatch them, serve the connections left over from
+// the last turn, fire due timers, re-arm the timerfd if the earliest deadline
+// moved.
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "protocol/stats.hpp"
+#include "reactor/acceptor.hpp"
+#include "reactor/buffer.hpp"
+#include "reactor/connection.hpp"
+#include "reactor/options.hpp"
+#include "reactor/poller.hpp"
+#include "reactor/timer_queue.hpp"
+#include "reactor/unique_fd.hpp"
+
+namespace ioduel::reactor {
+
+class server;
+
+class event_loop {
+ public:
+  using clock = std::chrono::steady_clock;
+
+  // Throws std::system_error when a kernel object cannot be created.
+  // The loop that handles signals owns the signalfd (the signals must already
+  // be blocked in every thread).
+  event_loop(server& owner, unique_fd listener, bool handles_signals);
+  ~event_loop();
+  event_loop(const event_loop&) = delete;
+  event_loop& operator=(const event_loop&) = delete;
+
+  // Runs until drained after a stop request.
+  void run();
+  // Any thread: start the graceful stop.
+  void request_drain() noexcept;
+  const protocol::server_counters& counters() const noexcept { return counters_; }
+
+  // What connections use.
+  const reactor_options& options() const noexcept { return opts_; }
+  bool edge() const noexcept { return edge_; }
+  poller& demux() noexcept { return *poller_; }
+  protocol::server_counters& counters() noexcept { return counters_; }
+  buffer& scratch() noexcept { return scratch_; }
+  clock::time_point now() const noexcept { return now_; }
+  bool draining() const noexcept { return draining_; }
+  void schedule_ready(const connection& c);
+  void schedule(clock::time_point when, connection_timer which, const connection& c);
+  std::string stats_json() const;
+
+ private:
+  enum class loop_timer : std::uint8_t { drain_deadline = 16, accept_retry };
+
+  bool finished() const noexcept;
+  void dispatch(const ready_event& ev);
+  void accept_connections();
+  void pause_accepting();
+  void resume_accepting();
+  void adopt(unique_fd fd);
+  void reap(connection& c);
+  void on_timer(std::uint64_t cookie);
+  void serve_ready();
+  void arm_timer();
+  void start_drain();
+  void read_signals();
+  void add_internal(const unique_fd& fd);
+  connection* find(int fd, std::uint32_t generation) noexcept;
+
+  server& owner_;
+  const reactor_options& opts_;
+  std::unique_ptr<poller> poller_;
+  bool edge_;
+  acceptor acceptor_;
+  unique_fd timer_fd_;
+  unique_fd wake_fd_;
+  unique_fd signal_fd_;
+  timer_queue timers_;
+  std::optional<clock::time_point> armed_;
+  std::vector<std::unique_ptr<connection>> conns_;  // by descriptor
+  std::size_t open_ = 0;
+  std::uint32_t next_generation_ = 1;
+  std::vector<std::pair<int, std::uint32_t>> ready_, serving_;  // (fd, generation)
+  std::vector<ready_event> events_;
+  buffer scratch_;
+  protocol::server_counters counters_;
+  clock::time_point now_;
+  std::atomic<bool> drain_requested_{false};
+  bool draining_ = false;
+  bool drain_expired_ = false;
+  bool accept_paused_ = false;
+};
+
+}  // namespace ioduel::reactor
