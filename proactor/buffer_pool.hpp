@@ -1,0 +1,80 @@
+#pragma once
+// Byte buffers whose storage is borrowed from a per-thread pool.
+//
+// A session holds a pooled block only while it has bytes in hand (a partial
+// frame, replies not yet written): an idle connection holds none, which is
+// what keeps 10,000 idle connections cheap, and a busy one borrows and returns
+// blocks without touching the heap once the pool is warm.  Blocks come in
+// power-of-two size classes from block_pool::min_block up, so a frame near the
+// max frame still recycles.  The pool is thread_local: in the shared-context
+// model a block may be returned on another thread than the one it came from,
+// which only moves it between caches.
+
+#include <cstddef>
+#include <span>
+#include <utility>
+
+namespace ioduel::proactor {
+
+namespace block_pool {
+
+inline constexpr std::size_t min_block = 16 * 1024;
+
+// A block of at least `n` bytes; its real size goes to `capacity`.
+char* acquire(std::size_t n, std::size_t& capacity);
+// Gives back a block acquire() handed out, with the capacity it reported.
+void release(char* block, std::size_t capacity) noexcept;
+// Bytes held in this thread's cache (for tests).
+std::size_t cached_bytes() noexcept;
+
+}  // namespace block_pool
+
+// A contiguous byte queue: bytes are appended at the back (prepare/commit,
+// which makes it a protocol::output_buffer) and consumed from the front.
+class io_buffer {
+ public:
+  io_buffer() = default;
+  io_buffer(const io_buffer&) = delete;
+  io_buffer& operator=(const io_buffer&) = delete;
+  ~io_buffer() { release(); }
+
+  bool empty() const noexcept { return begin_ == end_; }
+  std::size_t size() const noexcept { return end_ - begin_; }
+  std::size_t capacity() const noexcept { return capacity_; }
+  bool has_storage() const noexcept { return data_ != nullptr; }
+
+  std::span<char> readable() noexcept { return {data_ + begin_, size()}; }
+  void consume(std::size_t n) noexcept {
+    begin_ += n;
+    if (begin_ == end_) begin_ = end_ = 0;
+  }
+
+  // At least n writable bytes at the back (moves or regrows the storage).
+  char* prepare(std::size_t n) {
+    if (capacity_ - end_ < n) make_room(n);
+    return data_ + end_;
+  }
+  void commit(std::size_t n) noexcept { end_ += n; }
+  // Every writable byte at the back, after prepare(n) made at least n.
+  std::span<char> writable() noexcept { return {data_ + end_, capacity_ - end_}; }
+
+  void clear() noexcept { begin_ = end_ = 0; }
+  // Returns the storage to the pool; the buffer must be empty or its bytes are lost.
+  void release() noexcept;
+  void swap(io_buffer& o) noexcept {
+    std::swap(data_, o.data_);
+    std::swap(capacity_, o.capacity_);
+    std::swap(begin_, o.begin_);
+    std::swap(end_, o.end_);
+  }
+
+ private:
+  void make_room(std::size_t n);
+
+  char* data_ = nullptr;
+  std::size_t capacity_ = 0;
+  std::size_t begin_ = 0;
+  std::size_t end_ = 0;
+};
+
+}  // namespace ioduel::proactor
