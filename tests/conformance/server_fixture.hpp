@@ -1,0 +1,122 @@
+#pragma once
+// The server under test.  The suite runs against whatever command line follows
+// `--` on the test's own command line (server_config); each case makes a
+// server_fixture, starts a fresh server on port 0 with the flags the case
+// needs, talks to it through clients that tally a traffic_ledger, and ends
+// with finish(): a fresh client is still served, STATS agrees with the
+// ledger, and SIGTERM brings a clean exit (which is also where a sanitizer
+// build's report would show).
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/test/unit_test.hpp>
+#include <nlohmann/json.hpp>
+
+#include "client.hpp"
+#include "harness/server_process.hpp"
+
+namespace ioduel::testing {
+
+// True in ASan/TSan builds, where memory and CPU bounds need more room.
+#ifdef IODUEL_TEST_SANITIZED
+inline constexpr bool sanitized_build = true;
+#else
+inline constexpr bool sanitized_build = false;
+#endif
+
+// The configuration every case runs against, from the command line:
+//   conformance_test [boost options] -- [--name NAME] SERVER [FLAGS...]
+struct server_config {
+  std::string name;                // "reactor-epoll-edge"; the command line if not named
+  std::vector<std::string> argv;   // the server binary and its configuration's flags
+  bool available = true;           // false: the server exits 3 (io_uring refused)
+  std::string unavailable_reason;
+
+  static const server_config& get();
+};
+
+// Starts the server once: a server that exits 3 marks the configuration unavailable.
+void probe_server_availability();
+
+// Boost.Test precondition: skips a suite when the server cannot run here.
+boost::test_tools::assertion_result server_available(boost::unit_test::test_unit_id);
+
+class server_fixture {
+ public:
+  server_fixture() = default;
+  ~server_fixture();
+  server_fixture(const server_fixture&) = delete;
+  server_fixture& operator=(const server_fixture&) = delete;
+
+  struct options {
+    std::vector<std::string> flags;           // added to the configuration's
+    std::optional<std::uint64_t> nofile_limit;
+    std::uint32_t max_frame = protocol::default_max_frame;  // to parse replies with
+    bool raw_echo = false;                    // started with --mode raw-echo
+  };
+  void start(options opts);
+  void start(std::vector<std::string> flags = {});
+
+  harness::server_process& server() { return *server_; }
+  const std::string& name() const { return server_config::get().name; }
+  traffic_ledger& ledger() { return ledger_; }
+
+  // A connection counted in the ledger.
+  client connect();
+
+  // For cases whose peers break off mid-way: STATS may count a little more than
+  // the ledger (partial frames, replies never read), so counts are checked as
+  // lower bounds.  connections_open is still checked exactly.
+  void counts_are_lower_bounds() { loose_ = true; }
+
+  // STATS from a new connection (counted), once `accept` holds or `timeout`
+  // passes; returns the last answer.  STATS has no change notification, so
+  // this asks again, briefly paused, until the server has caught up.
+  template <class Accept>
+  nlohmann::json stats_when(Accept&& accept, std::chrono::milliseconds timeout = scaled(3s));
+
+  // Server CPU seconds (user + system) used while `idle` sits silent for
+  // `window`; checks that `idle` indeed received nothing.  Spin detector.
+  double cpu_while_silent(client& idle, std::chrono::milliseconds window);
+
+  // The closing checks every case ends with (see the top of this file).
+  void finish();
+
+  // Stops the server with SIGTERM; checks it exits 0 within `timeout`.
+  harness::process_exit stop_and_check(std::chrono::milliseconds timeout);
+
+ private:
+  std::vector<std::string> check_stats(const nlohmann::json& j, const traffic_ledger& expected) const;
+  void report_stderr_if_failed();
+
+  std::optional<harness::server_process> server_;
+  traffic_ledger ledger_;
+  options opts_;
+  bool loose_ = false;
+};
+
+template <class Accept>
+nlohmann::json server_fixture::stats_when(Accept&& accept, std::chrono::milliseconds timeout) {
+  const auto deadline = clock_type::now() + timeout;
+  client c = connect();
+  for (std::uint64_t id = 1;; ++id) {
+    nlohmann::json j = c.stats(id);
+    if (accept(j) || clock_type::now() >= deadline) {
+      c.close_gracefully();
+      return j;
+    }
+    // The pause between asks, which doubles as a check: nothing unasked arrives.
+    BOOST_TEST(c.silent_for(20ms), name() << ": unsolicited bytes after a STATS reply");
+  }
+}
+
+// The STATS keys every server reports (docs/protocol.md).
+const std::vector<std::string>& stats_keys();
+
+// Deterministic bytes for payloads.
+std::string pattern_bytes(std::size_t n, std::uint32_t seed);
+
+}  // namespace ioduel::testing
