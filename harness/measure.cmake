@@ -4,6 +4,9 @@
 add_library(ioduel_measure STATIC
   ${CMAKE_CURRENT_LIST_DIR}/histogram.cpp
   ${CMAKE_CURRENT_LIST_DIR}/histogram_codec.cpp
-  ${CMAKE_CURRENT_LIST_DIR}/statistics.cpp)
+  ${CMAKE_CURRENT_LIST_DIR}/statistics.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/report_reader.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/show.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/compare.cpp)
 target_include_directories(ioduel_measure PUBLIC ${PROJECT_SOURCE_DIR})
 target_link_libraries(ioduel_measure PUBLIC nlohmann_json::nlohmann_json PRIVATE ZLIB::ZLIB)

@@ -7,8 +7,11 @@ ioduel_add_test(measure_test
     ${CMAKE_CURRENT_LIST_DIR}/measure/histogram_test.cpp
     ${CMAKE_CURRENT_LIST_DIR}/measure/histogram_codec_test.cpp
     ${CMAKE_CURRENT_LIST_DIR}/measure/statistics_test.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/measure/show_test.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/measure/compare_test.cpp
   LIBS ioduel_measure
   LABELS unit)
+target_compile_definitions(measure_test PRIVATE IODUEL_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
 
 find_program(IODUEL_NODE node)
 ioduel_add_test(histogram_interop_test

@@ -1,0 +1,298 @@
+#include "harness/compare.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <optional>
+#include <set>
+#include <stdexcept>
+
+#include "harness/report_reader.hpp"
+#include "harness/statistics.hpp"
+
+namespace ioduel::harness {
+namespace {
+
+using nlohmann::json;
+
+struct bootstrap_settings {
+  std::uint64_t seed;
+  int resamples;
+};
+
+// One side of a comparison: a server's result in a report.
+struct side {
+  const std::string& report;
+  const json& result;
+  std::string server() const { return result.value("server", ""); }
+};
+
+json side_json(const side& s, const std::vector<double>& samples) {
+  return {{"report", s.report},
+          {"server", s.server()},
+          {"median", samples.empty() ? json(nullptr) : json(median(samples))},
+          {"samples", samples.size()}};
+}
+
+// The row for one metric; nothing when neither side measured it (a drive
+// report has no server CPU, for instance).
+std::optional<json> compare_metric(const report_metric& m, const side& candidate,
+                                   const side& baseline, bootstrap_settings b) {
+  const auto c = metric_samples(candidate.result, m);
+  const auto base = metric_samples(baseline.result, m);
+  if (c.empty() && base.empty()) return std::nullopt;
+  const ratio_estimate r = ratio_of_medians(c, base, m.higher_is_better, b.seed, b.resamples);
+  json row = {{"metric", m.key},
+              {"label", m.label},
+              {"higher_is_better", m.higher_is_better},
+              {"baseline", side_json(baseline, base)},
+              {"candidate", side_json(candidate, c)},
+              {"ratio", std::isfinite(r.ratio) ? json(r.ratio) : json(nullptr)},
+              {"ci95", nullptr},
+              {"verdict", verdict_token(r.v)},
+              {"reason", nullptr}};
+  if (r.ci95) row["ci95"] = {{"low", r.ci95->low}, {"high", r.ci95->high}};
+  if (r.v == verdict::undetermined)
+    row["reason"] = c.size() < 2 || base.size() < 2
+                        ? "fewer than 2 valid repetitions on a side (candidate " +
+                              std::to_string(c.size()) + ", baseline " +
+                              std::to_string(base.size()) + ")"
+                        : std::string("the baseline's median is not positive");
+  return row;
+}
+
+void add_rows(json& rows, const side& candidate, const side& baseline, bootstrap_settings b) {
+  for (const auto& m : report_metrics())
+    if (auto row = compare_metric(m, candidate, baseline, b)) rows.push_back(std::move(*row));
+}
+
+// Notes on results whose figures need care: not "ok", or measured by a
+// saturated generator.
+void note_result(json& notes, const std::string& where, const json& result) {
+  const std::string status = result.value("status", "");
+  if (status != "ok") {
+    const json reason = result.value("status_reason", json());
+    notes.push_back(where + " is " + status + (reason.is_string() ? " (" + reason.get<std::string>() + ")" : "") +
+                    "; only its valid repetitions are compared");
+  }
+  int saturated = 0, total = 0;
+  for (const json& rep : array_field(result, "repetitions")) {
+    ++total;
+    if (rep.value("/client/generator_saturated"_json_pointer, false)) ++saturated;
+  }
+  if (saturated > 0)
+    notes.push_back(where + ": the load generator was saturated in " + std::to_string(saturated) +
+                    " of " + std::to_string(total) +
+                    " repetitions; those figures may be the harness's limit, not the server's");
+}
+
+std::string workload_names(const json& report) {
+  std::string names;
+  for (const json& w : report.at("workloads"))
+    names += (names.empty() ? "" : ", ") + w.value("name", std::string("?"));
+  return names.empty() ? "none" : names;
+}
+
+const json* find_workload(const json& report, const std::string& name) {
+  for (const json& w : report.at("workloads"))
+    if (w.value("name", "") == name) return &w;
+  return nullptr;
+}
+
+std::string baseline_of(const json& report) {
+  if (const json b = report.value("baseline", json()); b.is_string()) return b.get<std::string>();
+  for (const json& w : report.at("workloads"))
+    for (const json& r : array_field(w, "results")) return r.value("server", "");
+  return "";
+}
+
+void compare_servers(const named_report& r, bootstrap_settings b, json& out) {
+  const std::string baseline = baseline_of(r.report);
+  out["baseline"] = baseline;
+  for (const json& w : r.report.at("workloads")) {
+    const std::string name = w.value("name", "");
+    json rows = json::array();
+    const json* base = find_result(w, baseline);
+    if (base == nullptr) {
+      out["notes"].push_back(name + ": no result for the baseline " + baseline);
+      continue;
+    }
+    for (const json& result : array_field(w, "results")) {
+      note_result(out["notes"], name + ": " + result.value("server", ""), result);
+      if (&result != base) add_rows(rows, side{r.name, result}, side{r.name, *base}, b);
+    }
+    if (!rows.empty()) out["workloads"].push_back({{"name", name}, {"rows", std::move(rows)}});
+  }
+  if (out["workloads"].empty())
+    out["notes"].push_back("the report has no server besides the baseline: nothing to compare");
+}
+
+void compare_before_after(const named_report& before, const named_report& after,
+                          bootstrap_settings b, json& out) {
+  std::vector<std::string> only_before, only_after;
+  for (const json& w : after.report.at("workloads"))
+    if (!find_workload(before.report, w.value("name", ""))) only_after.push_back(w.value("name", ""));
+  for (const json& wa : before.report.at("workloads")) {
+    const std::string name = wa.value("name", "");
+    const json* wb = find_workload(after.report, name);
+    if (wb == nullptr) {
+      only_before.push_back(name);
+      continue;
+    }
+    if (wa.value("workload", json()) != wb->value("workload", json()))
+      out["notes"].push_back(name + ": the workload's definition differs between the reports; "
+                                    "the comparison may not be like for like");
+    json rows = json::array();
+    for (const json& ra : array_field(wa, "results")) {
+      const std::string server = ra.value("server", "");
+      const json* rb = find_result(*wb, server);
+      if (rb == nullptr) {
+        out["notes"].push_back(name + ": " + server + " is only in " + before.name);
+        continue;
+      }
+      note_result(out["notes"], before.name + ", " + name + ": " + server, ra);
+      note_result(out["notes"], after.name + ", " + name + ": " + server, *rb);
+      add_rows(rows, side{after.name, *rb}, side{before.name, ra}, b);
+    }
+    for (const json& rb : array_field(*wb, "results"))
+      if (!find_result(wa, rb.value("server", "")))
+        out["notes"].push_back(name + ": " + rb.value("server", "") + " is only in " + after.name);
+    out["workloads"].push_back({{"name", name}, {"rows", std::move(rows)}});
+  }
+  if (out["workloads"].empty())
+    throw std::runtime_error(before.name + " and " + after.name +
+                             " have no workload in common (" + before.name + ": " +
+                             workload_names(before.report) + "; " + after.name + ": " +
+                             workload_names(after.report) + ")");
+  auto list = [](const std::vector<std::string>& v) {
+    std::string s;
+    for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
+    return s;
+  };
+  if (!only_before.empty())
+    out["notes"].push_back("only in " + before.name + ": " + list(only_before));
+  if (!only_after.empty()) out["notes"].push_back("only in " + after.name + ": " + list(only_after));
+  const json host_a = before.report.value("/metadata/host/hostname"_json_pointer, json());
+  const json host_b = after.report.value("/metadata/host/hostname"_json_pointer, json());
+  if (host_a != host_b)
+    out["notes"].push_back("the reports come from different machines (" + host_a.dump() + " and " +
+                           host_b.dump() + ")");
+}
+
+json report_info(const named_report& r) {
+  const json& m = object_field(r.report, "metadata");
+  return {{"name", r.name},
+          {"started_at", m.value("started_at", json())},
+          {"host", m.value("/host/hostname"_json_pointer, json())},
+          {"git_commit", m.value("git_commit", json())}};
+}
+
+std::string describe(const json& info) {
+  std::string s = info.value("name", "");
+  std::string details;
+  for (const char* key : {"started_at", "host", "git_commit"})
+    if (const json v = info.value(key, json()); v.is_string())
+      details += (details.empty() ? "" : ", ") +
+                 (std::string(key) == "git_commit" ? "commit " + v.get<std::string>().substr(0, 10)
+                                                  : v.get<std::string>());
+  return details.empty() ? s : s + " (" + details + ")";
+}
+
+std::string verdict_words(std::string token) {
+  std::replace(token.begin(), token.end(), '_', ' ');
+  return token;
+}
+
+std::string median_text(const json& s) {
+  const json m = s.value("median", json());
+  return m.is_number() ? format_number(m.get<double>()) : "-";
+}
+
+}  // namespace
+
+json compare_reports(std::span<const named_report> reports, std::uint64_t seed, int resamples) {
+  if (reports.empty() || reports.size() > 2)
+    throw std::runtime_error("compare takes one report (its servers side by side) or two "
+                             "(before and after)");
+  if (reports.size() == 2 &&
+      reports[0].report.value("schema_version", json()) !=
+          reports[1].report.value("schema_version", json()))
+    throw std::runtime_error(
+        reports[0].name + " has schema version " +
+        reports[0].report.value("schema_version", json()).dump() + " and " + reports[1].name +
+        " has schema version " + reports[1].report.value("schema_version", json()).dump() +
+        ": reports of different schema versions cannot be compared; run both with one ioduel");
+  for (const auto& r : reports) require_readable(r.report, r.name);
+
+  json out = {{"kind", "ioduel-comparison"},
+              {"mode", reports.size() == 1 ? "servers" : "reports"},
+              {"schema_version", readable_schema_version},
+              {"reports", json::array()},
+              {"notes", json::array()},
+              {"workloads", json::array()}};
+  for (const auto& r : reports) out["reports"].push_back(report_info(r));
+  const bootstrap_settings b{seed, resamples};
+  if (reports.size() == 1)
+    compare_servers(reports[0], b, out);
+  else
+    compare_before_after(reports[0], reports[1], b, out);
+  return out;
+}
+
+void print_comparison(const json& c, std::ostream& out) {
+  const bool servers = c.value("mode", "") == "servers";
+  const json& reports = c.at("reports");
+  if (servers) {
+    out << wrap("servers of " + describe(reports.at(0)), 0)
+        << "baseline: " << c.value("baseline", "") << "; ratio = server / baseline\n"
+        << "faster/slower: the server is better/worse than the baseline, 95% confident "
+           "(the interval excludes 1)\n";
+  } else {
+    out << wrap("before: " + describe(reports.at(0)), 0)
+        << wrap("after:  " + describe(reports.at(1)), 0) << "ratio = after / before\n"
+        << "faster/slower: after is better/worse than before, 95% confident "
+           "(the interval excludes 1)\n";
+  }
+
+  for (const json& w : c.at("workloads")) {
+    out << "\n== " << w.value("name", "") << "\n"
+        << cell("server", 11) << cell("metric", 10) << cell(servers ? "baseline" : "before", 9, true)
+        << cell(servers ? "server" : "after", 9, true) << cell("ratio", 6, true)
+        << cell("95% CI", 16) << "verdict\n";
+    std::string previous;
+    std::set<std::string> reasons;
+    for (const json& row : w.at("rows")) {
+      const std::string server = row.at("candidate").value("server", "");
+      const json ci = row.value("ci95", json());
+      std::optional<interval> ci95;
+      if (ci.is_object()) ci95 = interval{ci.value("low", 0.0), ci.value("high", 0.0)};
+      const json ratio = row.value("ratio", json());
+      const auto ratio_value =
+          ratio.is_number() ? std::optional(ratio.get<double>()) : std::nullopt;
+      out << row_end(cell(server == previous ? "" : server, 11) + cell(row.value("label", ""), 10) +
+                     cell(median_text(row.at("baseline")), 9, true) +
+                     cell(median_text(row.at("candidate")), 9, true) +
+                     cell(format_ratio(ratio_value), 6, true) + cell(format_interval(ci95), 16) +
+                     verdict_words(row.value("verdict", "")));
+      previous = server;
+      if (const json reason = row.value("reason", json()); reason.is_string())
+        reasons.insert(reason.get<std::string>());
+    }
+    for (const auto& reason : reasons) out << wrap("undetermined: " + reason, 2);
+  }
+  if (!c.at("notes").empty()) out << "\n";
+  for (const json& note : c.at("notes")) out << wrap("note: " + note.get<std::string>(), 2);
+}
+
+int run_compare(std::span<const std::string> paths, bool json_output, std::ostream& out,
+                std::ostream& err) {
+  return print_or_fail(
+      "compare", json_output, out, err,
+      [&] {
+        std::vector<named_report> reports;
+        for (const auto& p : paths) reports.push_back({p, read_report(p)});
+        return compare_reports(reports);
+      },
+      print_comparison);
+}
+
+}  // namespace ioduel::harness
