@@ -1,5 +1,6 @@
 #include "harness/histogram.hpp"
 
+#include <bit>
 #include <cmath>
 #include <limits>
 #include <stdexcept>

@@ -21,6 +21,22 @@ std::vector<double> draw(std::mt19937_64& rng, int n, double median_value, doubl
 
 bool covers(const interval& ci, double truth) { return ci.low <= truth && truth <= ci.high; }
 
+// Runs 400 seeded experiments, each giving an interval that should hold
+// `truth`, and checks that about 95% of them do.
+template <class Experiment>
+void check_coverage(const char* what, double truth, Experiment&& experiment) {
+  std::mt19937_64 rng(1234);
+  const int trials = 400;
+  int covered = 0;
+  for (int t = 0; t < trials; ++t)
+    covered += covers(experiment(rng, static_cast<std::uint64_t>(t) + 1), truth) ? 1 : 0;
+  const double rate = static_cast<double>(covered) / trials;
+  BOOST_TEST_MESSAGE(what << ": the 95% interval covered the truth in " << covered << " of "
+                          << trials << " trials");
+  BOOST_TEST(rate >= 0.88, what);
+  BOOST_TEST(rate <= 0.99, what);
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(statistics_median)
@@ -55,43 +71,25 @@ BOOST_AUTO_TEST_CASE(interval_surrounds_the_median_and_is_deterministic) {
   BOOST_TEST(a.ci95->high <= *std::max_element(samples.begin(), samples.end()));
 }
 
-// Over 400 seeded experiments, the 95% interval of the median covers the
+// The interval of the median of 25 lognormal samples covers the
 // distribution's true median about 95% of the time.
 BOOST_AUTO_TEST_CASE(median_interval_coverage_is_near_nominal) {
-  std::mt19937_64 rng(1234);
-  const int trials = 400;
-  int covered = 0;
-  for (int t = 0; t < trials; ++t) {
-    const auto samples = draw(rng, 25, 1000.0, 0.5);
-    const estimate e = median_with_ci(samples, static_cast<std::uint64_t>(t) + 1, 1000);
-    covered += covers(*e.ci95, 1000.0) ? 1 : 0;
-  }
-  const double rate = static_cast<double>(covered) / trials;
-  BOOST_TEST_MESSAGE("median 95% interval covered the true median in " << covered << " of "
-                                                                       << trials << " trials");
-  BOOST_TEST(rate >= 0.88);
-  BOOST_TEST(rate <= 0.99);
+  check_coverage("median", 1000.0, [](std::mt19937_64& rng, std::uint64_t seed) {
+    return *median_with_ci(draw(rng, 25, 1000.0, 0.5), seed, 1000).ci95;
+  });
 }
 
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(statistics_ratio)
 
+// The same for the ratio of two medians, 15 samples a side, true ratio 1.2.
 BOOST_AUTO_TEST_CASE(ratio_interval_coverage_is_near_nominal) {
-  std::mt19937_64 rng(4321);
-  const int trials = 400;
-  int covered = 0;
-  for (int t = 0; t < trials; ++t) {
+  check_coverage("ratio", 1.2, [](std::mt19937_64& rng, std::uint64_t seed) {
     const auto candidate = draw(rng, 15, 1200.0, 0.3);
     const auto baseline = draw(rng, 15, 1000.0, 0.3);
-    const auto r = ratio_of_medians(candidate, baseline, true, static_cast<std::uint64_t>(t) + 1, 1000);
-    covered += covers(*r.ci95, 1.2) ? 1 : 0;
-  }
-  const double rate = static_cast<double>(covered) / trials;
-  BOOST_TEST_MESSAGE("ratio 95% interval covered the true ratio in " << covered << " of "
-                                                                     << trials << " trials");
-  BOOST_TEST(rate >= 0.88);
-  BOOST_TEST(rate <= 0.99);
+    return *ratio_of_medians(candidate, baseline, true, seed, 1000).ci95;
+  });
 }
 
 BOOST_AUTO_TEST_CASE(verdict_rule_on_intervals) {
