@@ -71,7 +71,8 @@ void note_result(json& notes, const std::string& where, const json& result) {
   const std::string status = result.value("status", "");
   if (status != "ok") {
     const json reason = result.value("status_reason", json());
-    notes.push_back(where + " is " + status + (reason.is_string() ? " (" + reason.get<std::string>() + ")" : "") +
+    notes.push_back(where + ": status " + status +
+                    (reason.is_string() ? " (" + reason.get<std::string>() + ")" : "") +
                     "; only its valid repetitions are compared");
   }
   int saturated = 0, total = 0;
@@ -244,13 +245,11 @@ void print_comparison(const json& c, std::ostream& out) {
   if (servers) {
     out << wrap("servers of " + describe(reports.at(0)), 0)
         << "baseline: " << c.value("baseline", "") << "; ratio = server / baseline\n"
-        << "faster/slower: the server is better/worse than the baseline, 95% confident "
-           "(the interval excludes 1)\n";
+        << "faster/slower: the server is better/worse than the baseline, 95% confident\n";
   } else {
     out << wrap("before: " + describe(reports.at(0)), 0)
         << wrap("after:  " + describe(reports.at(1)), 0) << "ratio = after / before\n"
-        << "faster/slower: after is better/worse than before, 95% confident "
-           "(the interval excludes 1)\n";
+        << "faster/slower: after is better/worse than before, 95% confident\n";
   }
 
   for (const json& w : c.at("workloads")) {

@@ -136,7 +136,7 @@ BOOST_AUTO_TEST_CASE(invalid_repetitions_are_left_out_and_noted) {
   BOOST_TEST(r.at("candidate").at("samples") == 4);
   BOOST_TEST(r.at("verdict") == "faster");
   const std::string notes = c.at("notes").dump();
-  BOOST_TEST(notes.find("is invalid") != std::string::npos, notes);
+  BOOST_TEST(notes.find("reactor: status invalid") != std::string::npos, notes);
   BOOST_TEST(notes.find("saturated in 1 of 5") != std::string::npos, notes);
 }
 
@@ -190,6 +190,11 @@ BOOST_AUTO_TEST_CASE(text_fits_100_columns_and_json_parses) {
   BOOST_TEST(err.str().empty());
   BOOST_TEST(t::widest_line(text.str()) < 100u, text.str());
   BOOST_TEST(text.str().find("faster") != std::string::npos, text.str());
+  std::ostringstream servers;
+  const std::vector<std::string> first{paths[0]};
+  BOOST_TEST(run_compare(first, false, servers, err) == 0);
+  BOOST_TEST(t::widest_line(servers.str()) < 100u, servers.str());
+  BOOST_TEST(servers.str().find("baseline: reactor") != std::string::npos, servers.str());
   BOOST_TEST(run_compare(paths, true, json_text, err) == 0);
   const json c = json::parse(json_text.str());
   BOOST_TEST(row(c, "pingpong", "reactor", "throughput_rps").at("verdict") == "faster");
