@@ -109,6 +109,7 @@ void histogram::reset() noexcept {
 
 std::int64_t histogram::value_at_percentile(double p) const {
   if (total_ == 0) return 0;
+  if (std::isnan(p)) p = 0.0;  // clamp() would pass NaN through to the integer conversion
   // One ulp below p, so that rounding in p * count cannot push the rank past
   // a whole count into the next bucket (HdrHistogram does the same).
   const double requested =

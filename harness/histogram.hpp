@@ -54,7 +54,7 @@ class histogram {
   void merge(const histogram& other);
   void reset() noexcept;
 
-  // 0 for an empty histogram.  p is clamped to [0, 100].
+  // 0 for an empty histogram.  p is clamped to [0, 100]; NaN counts as 0.
   std::int64_t value_at_percentile(double p) const;
   std::int64_t min() const;
   std::int64_t max() const;

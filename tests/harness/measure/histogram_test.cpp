@@ -134,6 +134,7 @@ BOOST_AUTO_TEST_CASE(percentile_edges) {
   BOOST_TEST(h.value_at_percentile(250) == 100);
   BOOST_TEST(h.value_at_percentile(0) == 1);
   BOOST_TEST(h.value_at_percentile(-5) == 1);
+  BOOST_TEST(h.value_at_percentile(std::nan("")) == 1);
 }
 
 BOOST_AUTO_TEST_CASE(min_max_mean) {
