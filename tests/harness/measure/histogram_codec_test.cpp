@@ -40,6 +40,12 @@ std::string be32(std::uint32_t v) {
           static_cast<char>(v)};
 }
 
+// A payload in a valid compressed envelope, base64.
+std::string wrap(const std::string& payload) {
+  const std::string z = codec::deflate(payload);
+  return codec::base64_encode(be32(0x1c849314) + be32(static_cast<std::uint32_t>(z.size())) + z);
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(histogram_codec_parts)
@@ -153,11 +159,7 @@ BOOST_AUTO_TEST_CASE(bad_input_is_refused_with_a_reason) {
   check_refused(codec::base64_encode(be32(0x1c849314) + be32(100) + "abc"), "cut short");
   check_refused(codec::base64_encode(be32(0x1c849314) + be32(8) + "garbage!"), "zlib");
 
-  // A valid envelope around payloads that are wrong inside.
-  auto wrap = [](const std::string& payload) {
-    const std::string z = codec::deflate(payload);
-    return codec::base64_encode(be32(0x1c849314) + be32(static_cast<std::uint32_t>(z.size())) + z);
-  };
+  // Valid envelopes around payloads that are wrong inside.
   auto header = [](std::uint32_t cookie, std::uint32_t length, std::uint32_t figures,
                    std::uint32_t lowest, std::uint32_t highest) {
     return be32(cookie) + be32(length) + be32(0) + be32(figures) + be32(0) + be32(lowest) +
@@ -185,10 +187,6 @@ BOOST_AUTO_TEST_CASE(damaged_encodings_are_decoded_or_refused) {
   for (std::int64_t v : {1, 5, 2047, 2048, 100'000, 59'000'000}) h.record_n(v, static_cast<std::uint64_t>(v % 7 + 1));
   const std::string envelope = codec::base64_decode(h.encode());
   const std::string payload = codec::inflate(envelope.substr(8), 1 << 20);
-  auto wrap = [](const std::string& p) {
-    const std::string z = codec::deflate(p);
-    return codec::base64_encode(be32(0x1c849314) + be32(static_cast<std::uint32_t>(z.size())) + z);
-  };
   int refused = 0, decoded = 0;
   auto attempt = [&](const std::string& text) {
     try {
