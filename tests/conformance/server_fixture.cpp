@@ -174,7 +174,7 @@ void server_fixture::finish() {
     fresh.close_gracefully();
   } else {
     client fresh = connect();
-    fresh.round_trip({request::echo(1, pattern_bytes(300, 1)), request::source(2, 5000),
+    fresh.round_trip({request::echo(1, pattern_bytes(300, 1)), request::source(2, 2000),
                       request::sink(3, "sunk")},
                      name() + ": a fresh client after the case");
     // Each answer is compared with the ledger as it stood when the server

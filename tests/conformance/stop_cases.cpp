@@ -11,38 +11,42 @@ namespace ioduel::testing {
 
 namespace {
 
-std::vector<request> in_flight_batch() {
-  return {request::echo(1, "first"), request::sleep(2, 200'000), request::echo(3, pattern_bytes(1000, 3)),
-          request::sleep(4, 200'000), request::source(5, 100'000), request::echo(6, "last")};
-}
-
-// Sends the batch on two connections, waits for each first reply (so the
-// server has read the batch, sent in one write), signals SIGTERM, optionally
-// again once the drain is under way, and checks every reply and the exit.
+// Two connections, each with requests in flight: ECHOs answered at once and a
+// SLEEP last (nothing queued behind a SLEEP, so every server reads it all).
+// Once STATS says the server has received every frame, SIGTERM; with
+// `second_sigterm`, SIGTERM again once the first SLEEP reply shows the drain
+// under way.  Every reply must arrive, then an orderly close, then exit 0.
 void drain_with_requests_in_flight(server_fixture& f, bool second_sigterm) {
   constexpr auto drain = 5000ms;
   f.start({"--drain-timeout-ms", std::to_string(drain.count())});
-  const auto batch = in_flight_batch();
+  const std::vector<std::vector<request>> batches = {
+      {request::echo(1, "first"), request::source(2, 100'000), request::sleep(3, 200'000)},
+      {request::echo(4, pattern_bytes(1000, 4)), request::sink(5, "x"), request::sleep(6, 600'000)}};
+  client observer = f.connect();
   std::vector<client> clients;
-  for (int i = 0; i < 2; ++i) {
+  for (const auto& batch : batches) {
     clients.push_back(f.connect());
     clients.back().send(batch);
   }
-  for (auto& c : clients) check_reply(batch[0], c.read_reply(), f.name() + ": before SIGTERM");
-  f.server().signal(SIGTERM);
-  if (second_sigterm) {
-    check_reply(batch[1], clients[0].read_reply(), f.name() + ": during the drain");
-    f.server().signal(SIGTERM);
+  const std::uint64_t all_received = f.ledger().frames_in + 1;  // + the STATS asking
+  const auto deadline = clock_type::now() + scaled(5s);
+  for (std::uint64_t id = 1;; ++id) {
+    if (observer.stats(id).value("frames_in", 0ull) >= all_received + id - 1) break;
+    BOOST_REQUIRE_MESSAGE(clock_type::now() < deadline, f.name() << ": the requests never all arrived");
+    BOOST_TEST(observer.silent_for(10ms));
   }
+  f.server().signal(SIGTERM);
+  std::vector<drain_result> results(clients.size());
+  results[0] = clients[0].read_until_close();
+  if (second_sigterm) f.server().signal(SIGTERM);  // connection 1's SLEEP is still pending
+  for (std::size_t k = 1; k < clients.size(); ++k) results[k] = clients[k].read_until_close();
   for (std::size_t k = 0; k < clients.size(); ++k) {
-    auto& c = clients[k];
-    const drain_result d = c.read_until_close();
-    const std::size_t already = (second_sigterm && k == 0) ? 2 : 1;
-    BOOST_REQUIRE_MESSAGE(d.replies.size() == batch.size() - already,
-                          f.name() << ": connection " << k << " got " << d.replies.size() + already << " of "
-                                   << batch.size() << " replies across SIGTERM");
+    const auto& d = results[k];
+    BOOST_REQUIRE_MESSAGE(d.replies.size() == batches[k].size(),
+                          f.name() << ": connection " << k << " got " << d.replies.size() << " of "
+                                   << batches[k].size() << " replies across SIGTERM");
     for (std::size_t i = 0; i < d.replies.size(); ++i)
-      check_reply(batch[already + i], d.replies[i], f.name() + ": after SIGTERM");
+      check_reply(batches[k][i], d.replies[i], f.name() + ": across SIGTERM");
     BOOST_TEST(d.eof, f.name() << ": connection " << k << " not closed cleanly after the drain");
   }
   const auto e = f.server().wait_for(scaled(drain) + 2s);
