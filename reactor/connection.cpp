@@ -49,6 +49,7 @@ void connection::on_event(const ready_event& ev) {
   if (phase_ == phase::done) return;
   if (ev.urgent) discard_urgent();
   if (ev.writable) write_blocked_ = false;
+  if (ev.peer_shut) eof_pending_ = true;
   pump(ev.readable || ev.hangup || ev.error);
   if ((ev.hangup || ev.error) && phase_ != phase::done) {
     // Both directions are gone (or the socket failed) and reading did not
@@ -184,8 +185,9 @@ void connection::read_input() {
     }
     if (failed_) break;
     // A short read means the socket is empty (a new arrival raises a new
-    // edge), unless urgent data was seen: reads stop short at the urgent mark.
-    if (got < offered && !urgent_seen_) break;
+    // edge), unless urgent data was seen (reads stop short at the urgent
+    // mark) or the FIN came with the data (its edge is already spent).
+    if (got < offered && !urgent_seen_ && !eof_pending_) break;
   }
 }
 

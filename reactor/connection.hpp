@@ -84,6 +84,7 @@ class connection {
   bool output_paused_ = false;   // out_ passed --high-water; no reading until half drained
   bool more_input_ = false;      // reading stopped with data possibly left in the socket
   bool urgent_seen_ = false;     // TCP urgent data seen: a read may stop short at the mark
+  bool eof_pending_ = false;     // the poller saw the peer's FIN: read on until it shows
   bool queued_ = false;          // in the loop's ready list
   bool final_read_ = false;      // the one read allowed while starting to drain
 };

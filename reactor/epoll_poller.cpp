@@ -30,7 +30,7 @@ class epoll_poller final : public poller {
     for (int i = 0; i < n; ++i) {
       const epoll_event& e = events_[static_cast<std::size_t>(i)];
       out.push_back(ready_event{e.data.fd, (e.events & (EPOLLIN | EPOLLRDHUP)) != 0,
-                                (e.events & EPOLLOUT) != 0, (e.events & EPOLLPRI) != 0,
+                                (e.events & EPOLLRDHUP) != 0, (e.events & EPOLLOUT) != 0, (e.events & EPOLLPRI) != 0,
                                 (e.events & EPOLLHUP) != 0, (e.events & EPOLLERR) != 0});
     }
     // A full batch hints at more ready descriptors than slots: grow, once.

@@ -49,7 +49,8 @@ class poll_poller final : public poller {
       const short r = fds_[i].revents;
       if (r == 0) continue;
       --n;
-      out.push_back(ready_event{fds_[i].fd, (r & (POLLIN | POLLRDHUP)) != 0, (r & POLLOUT) != 0,
+      out.push_back(ready_event{fds_[i].fd, (r & (POLLIN | POLLRDHUP)) != 0,
+                                (r & POLLRDHUP) != 0, (r & POLLOUT) != 0,
                                 (r & POLLPRI) != 0, (r & POLLHUP) != 0,
                                 (r & (POLLERR | POLLNVAL)) != 0});
     }

@@ -28,6 +28,7 @@ enum interest : unsigned {
 struct ready_event {
   int fd = -1;
   bool readable = false;  // data, EOF or a pending connection
+  bool peer_shut = false; // the peer shut its write side (EPOLLRDHUP, POLLRDHUP)
   bool writable = false;
   bool urgent = false;    // out-of-band byte waiting
   bool hangup = false;    // both directions closed or reset

@@ -47,7 +47,7 @@ class select_poller final : public poller {
       const bool rd = FD_ISSET(fd, &r), wr = FD_ISSET(fd, &w), ex = FD_ISSET(fd, &e);
       if (!rd && !wr && !ex) continue;
       n -= rd + wr + ex;
-      out.push_back(ready_event{fd, rd, wr, ex, false, false});
+      out.push_back(ready_event{fd, rd, false, wr, ex, false, false});
     }
   }
 
