@@ -1,0 +1,349 @@
+// ioduel: replays client workloads against servers speaking the ioduel
+// protocol and writes what it measured as a JSON report (docs/workloads.md,
+// results/schema.json).
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <sstream>
+
+#include "harness/engine.hpp"
+#include "harness/json_schema.hpp"
+#include "harness/report.hpp"
+#include "harness/runner.hpp"
+#include "harness/workload.hpp"
+
+// show and compare belong to the measuring half; engine.cmake defines these
+// once ioduel_measure holds them.
+#ifdef IODUEL_HAVE_SHOW
+#include "harness/show.hpp"
+#endif
+#ifdef IODUEL_HAVE_COMPARE
+#include "harness/compare.hpp"
+#endif
+
+#ifndef IODUEL_SOURCE_DIR
+#define IODUEL_SOURCE_DIR "."
+#endif
+
+namespace {
+
+namespace fs = std::filesystem;
+using namespace ioduel::harness;
+
+std::atomic<bool> interrupted{false};
+
+extern "C" void on_interrupt(int) { interrupted.store(true); }
+
+// Ctrl-C (or SIGTERM) ends the current measurement and writes what finished;
+// a second one kills as usual.
+void install_interrupt_handler() {
+  struct sigaction sa {};
+  sa.sa_handler = on_interrupt;
+  sa.sa_flags = SA_RESETHAND;
+  sigemptyset(&sa.sa_mask);
+  ::sigaction(SIGINT, &sa, nullptr);
+  ::sigaction(SIGTERM, &sa, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+}
+
+// "0,2-3" -> {0, 2, 3}
+std::vector<int> parse_cpus(const std::string& text) {
+  std::vector<int> cpus;
+  std::stringstream in(text);
+  std::string part;
+  while (std::getline(in, part, ',')) {
+    const auto dash = part.find('-');
+    try {
+      if (dash == std::string::npos) {
+        cpus.push_back(std::stoi(part));
+      } else {
+        const int lo = std::stoi(part.substr(0, dash)), hi = std::stoi(part.substr(dash + 1));
+        if (hi < lo) throw std::invalid_argument(part);
+        for (int c = lo; c <= hi; ++c) cpus.push_back(c);
+      }
+    } catch (const std::exception&) {
+      throw CLI::ValidationError("--pin", "'" + text + "' is not a CPU list like 0,2-3");
+    }
+  }
+  for (int c : cpus)
+    if (c < 0 || c >= CPU_SETSIZE) throw CLI::ValidationError("--pin", "CPU " + std::to_string(c) + " is out of range");
+  return cpus;
+}
+
+fs::path workloads_dir(const std::string& flag) {
+  if (!flag.empty()) return flag;
+  if (const char* env = std::getenv("IODUEL_WORKLOADS_DIR"); env && *env) return env;
+  if (fs::exists("workloads/suites")) return "workloads";
+  return fs::path(IODUEL_SOURCE_DIR) / "workloads";
+}
+
+std::string default_out(const std::string& what) {
+  char host[256] = {};
+  ::gethostname(host, sizeof host - 1);
+  std::string stamp = utc_now_iso();
+  std::erase(stamp, ':');
+  std::erase(stamp, '-');
+  return "results/runs/" + stamp + "-" + what + "-" + host + ".json";
+}
+
+// Options every measuring command shares.
+struct common_options {
+  std::vector<std::string> workload_files;
+  std::string out;
+  std::string pin_client, pin_server;
+  std::optional<double> duration, warmup;
+  bool quiet = false;
+};
+
+void add_common(CLI::App* cmd, common_options& o, bool many_workloads) {
+  auto* w = cmd->add_option("--workload,-w", o.workload_files, "workload file (JSON, see docs/workloads.md)")
+                ->check(CLI::ExistingFile);
+  if (!many_workloads) w->expected(1);
+  cmd->add_option("--out,-o", o.out, "report file (default results/runs/<time>-<command>-<host>.json)");
+  cmd->add_option("--pin-client", o.pin_client, "CPUs for the client engine's threads, e.g. 1 or 0,2-3");
+  cmd->add_option("--duration", o.duration, "override every workload's measured seconds")->check(CLI::PositiveNumber);
+  cmd->add_option("--warmup", o.warmup, "override every workload's warm-up seconds")->check(CLI::NonNegativeNumber);
+  cmd->add_flag("--quiet,-q", o.quiet, "no per-second progress line");
+}
+
+std::vector<workload> load_all(const std::vector<std::string>& files, const common_options& o) {
+  std::vector<workload> out;
+  for (const auto& f : files)
+    for (auto& w : load_workload_file(f)) out.push_back(std::move(w));
+  for (auto& w : out) {
+    if (o.duration) w.duration_s = *o.duration;
+    if (o.warmup) w.warmup_s = *o.warmup;
+  }
+  return out;
+}
+
+struct server_options_cli {
+  std::vector<std::string> names;
+  std::vector<std::string> commands;  // NAME=command line
+  std::string bin_dir;
+};
+
+void add_servers(CLI::App* cmd, server_options_cli& s) {
+  std::string known;
+  for (const auto& n : known_server_names()) known += (known.empty() ? "" : ", ") + n;
+  cmd->add_option("--server,-s", s.names, "server to measure, by name (" + known + ", or one from --server-cmd); the first is the baseline");
+  cmd->add_option("--server-cmd", s.commands, "NAME='command line': another server (the harness adds --port 0)");
+  cmd->add_option("--bin-dir", s.bin_dir, "where the server binaries are (default: $IODUEL_BIN_DIR, else this build tree)");
+}
+
+std::vector<server_spec> resolve_servers(const server_options_cli& s, std::vector<std::string> names) {
+  const fs::path bin = s.bin_dir.empty() ? default_bin_dir() : fs::path(s.bin_dir);
+  std::map<std::string, server_spec> custom;
+  std::vector<std::string> custom_order;
+  for (const auto& c : s.commands) {
+    const auto eq = c.find('=');
+    if (eq == std::string::npos || eq == 0)
+      throw CLI::ValidationError("--server-cmd", "'" + c + "' is not NAME='command line'");
+    server_spec spec{c.substr(0, eq), split_command_line(c.substr(eq + 1))};
+    if (spec.argv.empty()) throw CLI::ValidationError("--server-cmd", "'" + c + "' has an empty command");
+    custom_order.push_back(spec.name);
+    custom[spec.name] = std::move(spec);
+  }
+  if (names.empty()) names = custom_order;
+  std::vector<server_spec> out;
+  for (const auto& n : names) {
+    if (custom.count(n)) {
+      out.push_back(custom[n]);
+    } else if (auto spec = named_server(n, bin)) {
+      out.push_back(*spec);
+    } else {
+      throw CLI::ValidationError("--server", "no server named '" + n + "'");
+    }
+  }
+  // --server-cmd servers not named with --server still run, after the named ones.
+  for (const auto& n : custom_order)
+    if (std::find(names.begin(), names.end(), n) == names.end()) out.push_back(custom[n]);
+  return out;
+}
+
+int validate_command(const std::string& report_file, const std::string& schema_file) {
+  const auto read = [](const std::string& f) {
+    std::ifstream in(f);
+    if (!in) throw std::runtime_error("cannot read " + f);
+    return nlohmann::json::parse(in);
+  };
+  const auto problems = validate_json(read(report_file), read(schema_file));
+  for (const auto& p : problems) std::cerr << report_file << ": " << p << "\n";
+  if (problems.empty()) std::cout << report_file << ": valid (" << schema_file << ")\n";
+  return problems.empty() ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  install_interrupt_handler();
+  CLI::App app{"ioduel: replays client workloads against ioduel-protocol servers and reports, in JSON, how they did"};
+  app.require_subcommand(1);
+  std::vector<std::string> args(argv, argv + argc);
+
+  // drive
+  common_options drive_o;
+  std::string target;
+  auto* drive = app.add_subcommand("drive", "the client alone, against a server already running");
+  drive->add_option("--target,-t", target, "HOST:PORT of the server")->required();
+  add_common(drive, drive_o, true);
+  drive->get_option("--workload")->required();
+
+  // run
+  common_options run_o;
+  server_options_cli run_s;
+  std::string suite_name, wl_dir;
+  unsigned repeat = 0;
+  auto* run = app.add_subcommand("run", "start each server, drive it with each workload, stop it; repeat");
+  add_common(run, run_o, true);
+  add_servers(run, run_s);
+  run->add_option("--suite", suite_name, "a suite from workloads/suites (quick, full) or a suite file");
+  run->add_option("--repeat,-r", repeat, "repetitions (default: the suite's, else 1)")->check(CLI::PositiveNumber);
+  run->add_option("--workloads-dir", wl_dir, "where suites are looked up (default: ./workloads, else the source tree's)");
+  run->add_option("--pin-server", run_o.pin_server, "CPUs for the servers, e.g. 0");
+
+  // sweep
+  common_options sweep_o;
+  server_options_cli sweep_s;
+  std::string vary;
+  unsigned sweep_repeat = 1;
+  auto* sweep = app.add_subcommand("sweep", "one workload over a range of one parameter");
+  add_common(sweep, sweep_o, false);
+  sweep->get_option("--workload")->required();
+  add_servers(sweep, sweep_s);
+  sweep->add_option("--vary", vary, "PARAM=v1,v2,...; PARAM is connections, pipeline, size, threads or rate")->required();
+  sweep->add_option("--repeat,-r", sweep_repeat, "repetitions per value")->check(CLI::PositiveNumber);
+  sweep->add_option("--pin-server", sweep_o.pin_server, "CPUs for the servers, e.g. 0");
+
+  // validate
+  std::string report_file, schema_file = (fs::path(IODUEL_SOURCE_DIR) / "results" / "schema.json").string();
+  auto* validate = app.add_subcommand("validate", "check a report against the JSON Schema");
+  validate->add_option("report", report_file, "report file")->required()->check(CLI::ExistingFile);
+  validate->add_option("--schema", schema_file, "schema file")->check(CLI::ExistingFile);
+
+  std::string show_file;
+  std::vector<std::string> compare_files;
+  bool show_json = false, compare_json = false;
+  auto* show = app.add_subcommand("show", "print a report's results as a table");
+  show->add_option("report", show_file, "report file")->required()->check(CLI::ExistingFile);
+  show->add_flag("--json", show_json, "print JSON instead of a table");
+  auto* compare = app.add_subcommand("compare", "compare servers across reports, with confidence intervals");
+  compare->add_option("report", compare_files, "report files")->required()->check(CLI::ExistingFile);
+  compare->add_flag("--json", compare_json, "print JSON instead of a table");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int rc = app.exit(e);
+    return rc == 0 ? 0 : 2;
+  }
+
+  try {
+    if (*validate) return validate_command(report_file, schema_file);
+
+    run_plan plan;
+    plan.argv = args;
+    if (*drive) {
+      plan.command = "drive";
+      plan.target = parse_endpoint(target);
+      plan.workloads = load_all(drive_o.workload_files, drive_o);
+      plan.pin_client = drive_o.pin_client.empty() ? std::vector<int>{} : parse_cpus(drive_o.pin_client);
+      plan.out = drive_o.out.empty() ? default_out("drive") : drive_o.out;
+      plan.quiet = drive_o.quiet;
+    } else if (*run) {
+      plan.command = "run";
+      std::vector<std::string> names = run_s.names;
+      if (!suite_name.empty()) {
+        const suite s = load_suite(suite_name, workloads_dir(wl_dir) / "suites");
+        plan.suite = s.name;
+        plan.repetitions = s.repetitions;
+        for (const auto& e : s.workloads)
+          for (auto& w : load_workload_file(e.file, e.overrides)) plan.workloads.push_back(std::move(w));
+        if (names.empty()) names = s.servers;
+        for (auto& w : plan.workloads) {
+          if (run_o.duration) w.duration_s = *run_o.duration;
+          if (run_o.warmup) w.warmup_s = *run_o.warmup;
+        }
+      }
+      for (auto& w : load_all(run_o.workload_files, run_o)) plan.workloads.push_back(std::move(w));
+      if (plan.workloads.empty()) throw CLI::ValidationError("run", "give --workload FILE or --suite NAME");
+      if (names.empty() && run_s.commands.empty()) names = {"reactor", "proactor"};
+      plan.servers = resolve_servers(run_s, names);
+      if (repeat) plan.repetitions = repeat;
+      plan.pin_client = run_o.pin_client.empty() ? std::vector<int>{} : parse_cpus(run_o.pin_client);
+      plan.pin_server = run_o.pin_server.empty() ? std::vector<int>{} : parse_cpus(run_o.pin_server);
+      plan.out = run_o.out.empty() ? default_out(plan.suite ? *plan.suite : "run") : run_o.out;
+      plan.quiet = run_o.quiet;
+    } else if (*sweep) {
+      plan.command = "sweep";
+      const auto eq = vary.find('=');
+      if (eq == std::string::npos) throw CLI::ValidationError("--vary", "'" + vary + "' is not PARAM=v1,v2,...");
+      const std::string parameter = vary.substr(0, eq);
+      if (!is_sweep_parameter(parameter))
+        throw CLI::ValidationError("--vary", "'" + parameter + "' is not one of connections, pipeline, size, threads, rate");
+      std::stringstream values(vary.substr(eq + 1));
+      std::string v;
+      while (std::getline(values, v, ',')) {
+        try {
+          plan.sweep_values.push_back(std::stod(v));
+        } catch (const std::exception&) {
+          throw CLI::ValidationError("--vary", "'" + v + "' is not a number");
+        }
+      }
+      if (plan.sweep_values.empty()) throw CLI::ValidationError("--vary", "no values");
+      plan.sweep_parameter = parameter;
+      const auto base = load_all(sweep_o.workload_files, sweep_o);
+      for (const auto& b : base)
+        for (double value : plan.sweep_values) {
+          workload w = b;
+          apply_parameter(w, parameter, value);
+          std::ostringstream name;
+          name << b.name << "/" << parameter << "=" << value;
+          w.name = name.str();
+          plan.workloads.push_back(std::move(w));
+        }
+      std::vector<std::string> names = sweep_s.names;
+      if (names.empty() && sweep_s.commands.empty()) names = {"reactor", "proactor"};
+      plan.servers = resolve_servers(sweep_s, names);
+      plan.repetitions = sweep_repeat;
+      plan.pin_client = sweep_o.pin_client.empty() ? std::vector<int>{} : parse_cpus(sweep_o.pin_client);
+      plan.pin_server = sweep_o.pin_server.empty() ? std::vector<int>{} : parse_cpus(sweep_o.pin_server);
+      plan.out = sweep_o.out.empty() ? default_out("sweep") : sweep_o.out;
+      plan.quiet = sweep_o.quiet;
+    } else if (*show) {
+#ifdef IODUEL_HAVE_SHOW
+      return run_show(show_file, show_json, std::cout, std::cerr);
+#else
+      (void)show_json;
+      std::cerr << "ioduel: show is not built into this harness yet\n";
+      return 1;
+#endif
+    } else if (*compare) {
+#ifdef IODUEL_HAVE_COMPARE
+      return run_compare(compare_files, compare_json, std::cout, std::cerr);
+#else
+      (void)compare_json;
+      std::cerr << "ioduel: compare is not built into this harness yet\n";
+      return 1;
+#endif
+    }
+    return execute(plan, interrupted);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  } catch (const workload_error& e) {
+    std::cerr << "ioduel: " << e.what() << "\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "ioduel: " << e.what() << "\n";
+    return 1;
+  }
+}

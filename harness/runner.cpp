@@ -1,0 +1,665 @@
+#include "harness/runner.hpp"
+
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "harness/report.hpp"
+#include "harness/server_process.hpp"
+#include "harness/stats_client.hpp"
+
+#if __has_include("harness/statistics.hpp")
+#include "harness/statistics.hpp"
+#define IODUEL_HAVE_STATISTICS 1
+#endif
+
+#ifndef IODUEL_BUILD_DIR
+#define IODUEL_BUILD_DIR ""
+#endif
+
+namespace ioduel::harness {
+
+namespace {
+
+using json = nlohmann::json;
+using steady = std::chrono::steady_clock;
+
+// Connections the harness keeps for itself (STATS, files, pipes).
+constexpr std::uint64_t nofile_margin = 64;
+
+json interval_json(double low, double high) { return {{"low", low}, {"high", high}}; }
+
+// Median with its 95% interval; with fewer than two samples, no interval
+// and the reason why.
+json estimate_json(const std::vector<double>& samples) {
+  if (samples.empty()) return nullptr;
+#ifdef IODUEL_HAVE_STATISTICS
+  const estimate e = median_with_ci(samples);
+  json j = {{"median", e.median}, {"ci95", nullptr}, {"reason", nullptr}};
+  if (e.ci95) j["ci95"] = interval_json(e.ci95->low, e.ci95->high);
+#else
+  std::vector<double> s = samples;
+  std::sort(s.begin(), s.end());
+  const std::size_t n = s.size();
+  const double median = n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+  json j = {{"median", median}, {"ci95", nullptr}, {"reason", "built without harness/statistics"}};
+#endif
+  if (j["ci95"].is_null() && j["reason"].is_null())
+    j["reason"] = samples.size() < 2 ? "one repetition: no interval can be given"
+                                     : "too few repetitions for a 95% interval";
+  return j;
+}
+
+json ratio_json(const std::vector<double>& candidate, const std::vector<double>& baseline,
+                bool higher_is_better) {
+  json j = {{"ratio", nullptr},
+            {"ci95", nullptr},
+            {"verdict", "undetermined"},
+            {"higher_is_better", higher_is_better},
+            {"reason", nullptr}};
+  if (candidate.empty() || baseline.empty()) {
+    j["reason"] = "no valid repetition on one side";
+    return j;
+  }
+#ifdef IODUEL_HAVE_STATISTICS
+  const ratio_estimate r = ratio_of_medians(candidate, baseline, higher_is_better);
+  j["ratio"] = std::isfinite(r.ratio) ? json(r.ratio) : json(nullptr);
+  if (r.ci95) j["ci95"] = interval_json(r.ci95->low, r.ci95->high);
+  switch (r.v) {
+    case verdict::faster: j["verdict"] = "faster"; break;
+    case verdict::slower: j["verdict"] = "slower"; break;
+    case verdict::no_significant_difference: j["verdict"] = "no_significant_difference"; break;
+    case verdict::undetermined: j["verdict"] = "undetermined"; break;
+  }
+#else
+  const double c = estimate_json(candidate)["median"].get<double>();
+  const double b = estimate_json(baseline)["median"].get<double>();
+  if (b != 0) j["ratio"] = c / b;
+#endif
+  if (j["ci95"].is_null())
+    j["reason"] = std::min(candidate.size(), baseline.size()) < 2
+                      ? "one repetition: no interval can be given"
+                      : "too few repetitions for a 95% interval";
+  return j;
+}
+
+std::string format_duration(double s) {
+  char buf[32];
+  if (s < 60) std::snprintf(buf, sizeof buf, "%.0fs", s);
+  else std::snprintf(buf, sizeof buf, "%dm%02ds", static_cast<int>(s) / 60, static_cast<int>(s) % 60);
+  return buf;
+}
+
+// Progress on stderr: one line per measurement, and on a terminal a line
+// that updates every second while it runs.
+class progress {
+ public:
+  progress(std::size_t items, double estimate_s, bool quiet)
+      : items_(items), estimate_s_(estimate_s), quiet_(quiet), tty_(::isatty(2) == 1),
+        start_(steady::now()) {}
+
+  void begin(const std::string& label, double item_s) {
+    ++index_;
+    label_ = label;
+    if (tty_) std::cerr << "\r\033[K";
+    std::cerr << "[" << index_ << "/" << items_ << "] " << label << "  (elapsed "
+              << format_duration(elapsed()) << ", ~" << format_duration(remaining()) << " left)"
+              << (tty_ ? "" : "\n") << std::flush;
+    estimate_s_ -= item_s;
+  }
+  void tick(double item_elapsed, double item_left) {
+    if (!tty_ || quiet_) return;
+    std::cerr << "\r\033[K[" << index_ << "/" << items_ << "] " << label_ << "  "
+              << format_duration(item_elapsed) << " in, " << format_duration(item_left)
+              << " to go (elapsed " << format_duration(elapsed()) << ", ~"
+              << format_duration(remaining() + item_left) << " left)" << std::flush;
+  }
+  void note(const std::string& line) {
+    if (tty_) std::cerr << "\r\033[K";
+    std::cerr << "  " << line << "\n" << std::flush;
+  }
+  void end() {
+    if (tty_) std::cerr << "\r\033[K" << std::flush;
+  }
+  double elapsed() const {
+    return std::chrono::duration<double>(steady::now() - start_).count();
+  }
+  double remaining() const { return std::max(0.0, estimate_s_); }
+
+ private:
+  std::size_t items_;
+  double estimate_s_;
+  bool quiet_;
+  bool tty_;
+  steady::time_point start_;
+  std::size_t index_ = 0;
+  std::string label_;
+};
+
+// Overhead of one measurement beyond warm-up and window: start, connect,
+// drain, stop.
+constexpr double item_overhead_s = 0.4;
+
+json stats_delta_check(const json& before, const json& after) {
+  if (!before.is_object() || !after.is_object()) return nullptr;
+  json d = json::object();
+  for (const char* k : {"frames_in", "frames_out", "bytes_in", "bytes_out", "connections_accepted"})
+    if (before.contains(k) && after.contains(k) && before[k].is_number() && after[k].is_number())
+      d[k] = after[k].get<std::int64_t>() - before[k].get<std::int64_t>();
+  return d;
+}
+
+struct server_run {
+  json measurement;
+  bool valid = false;
+  std::string status = "ok";  // ok, invalid, unavailable, failed
+  std::string reason;
+};
+
+json client_json(const engine_outcome& e) {
+  return {{"threads", e.threads},
+          {"cpu_user_s", e.cpu_user_s},
+          {"cpu_system_s", e.cpu_system_s},
+          {"cpu_us_per_request",
+           e.completed ? json((e.cpu_user_s + e.cpu_system_s) * 1e6 / static_cast<double>(e.completed))
+                       : json(nullptr)},
+          {"busiest_thread_busy", e.busiest_thread_busy},
+          {"schedule_late_fraction",
+           e.schedule_late_fraction ? json(*e.schedule_late_fraction) : json(nullptr)},
+          {"generator_saturated", e.generator_saturated},
+          {"saturated_reasons", e.saturated_reasons}};
+}
+
+// The engine's figures as a measurement object (server side filled by the caller).
+json measurement_json(const engine_outcome& e, unsigned repetition, std::size_t position,
+                      const std::string& started, std::uint64_t requested, std::uint64_t used,
+                      const std::string& scaled_reason) {
+  json groups = json::array();
+  for (const auto& g : e.groups)
+    groups.push_back({{"name", g.name},
+                      {"connections", g.connections},
+                      {"completed", g.completed},
+                      {"throughput_rps", e.window_s > 0 ? static_cast<double>(g.completed) / e.window_s : 0.0},
+                      {"latency_us", latency_json(g.latency)},
+                      {"latency_uncorrected_us", g.open_loop ? latency_json(g.latency_uncorrected) : json(nullptr)}});
+  return {
+      {"repetition", repetition},
+      {"position", position},
+      {"valid", true},
+      {"invalid_reasons", json::array()},
+      {"started_at", started},
+      {"window_s", e.window_s},
+      {"connections",
+       {{"requested", requested},
+        {"used", used},
+        {"scaled_reason", scaled_reason.empty() ? json(nullptr) : json(scaled_reason)},
+        {"opened", e.connections_opened}}},
+      {"requests",
+       {{"completed", e.completed}, {"total_sent", e.total_sent}, {"total_completed", e.total_completed}}},
+      {"throughput_rps", e.window_s > 0 ? static_cast<double>(e.completed) / e.window_s : 0.0},
+      {"bytes",
+       {{"window_sent", e.window_bytes_sent},
+        {"window_received", e.window_bytes_received},
+        {"total_sent", e.total_bytes_sent},
+        {"total_received", e.total_bytes_received}}},
+      {"errors",
+       {{"mismatches", e.errors.mismatches},
+        {"error_replies", e.errors.error_replies},
+        {"resets", e.errors.resets},
+        {"unexpected_closes", e.errors.unexpected_closes},
+        {"timeouts", e.errors.timeouts},
+        {"connect_failures", e.errors.connect_failures},
+        {"lost_requests", e.errors.lost_requests}}},
+      {"latency_us", latency_json(e.latency)},
+      {"latency_uncorrected_us", e.open_loop ? latency_json(e.latency_uncorrected) : json(nullptr)},
+      {"groups", std::move(groups)},
+      {"client", client_json(e)},
+      {"server", nullptr},
+  };
+}
+
+std::vector<std::string> invalid_reasons(const engine_outcome& e) {
+  std::vector<std::string> why;
+  if (!e.setup_error.empty()) why.push_back(e.setup_error);
+  if (e.interrupted) why.push_back("interrupted");
+  const auto add = [&why](std::uint64_t n, const char* what) {
+    if (n) why.push_back(std::to_string(n) + " " + what);
+  };
+  add(e.errors.mismatches, "mismatched replies");
+  add(e.errors.error_replies, "ERROR replies");
+  add(e.errors.resets, "connection resets");
+  add(e.errors.unexpected_closes, "connections closed by the server");
+  add(e.errors.timeouts, "timeouts");
+  add(e.errors.connect_failures, "failed connects");
+  if (e.completed == 0 && e.setup_error.empty() && !e.interrupted) why.push_back("no reply in the measured window");
+  return why;
+}
+
+void mark_invalid(json& m, const std::vector<std::string>& why) {
+  for (const auto& w : why) m["invalid_reasons"].push_back(w);
+  if (!m["invalid_reasons"].empty()) m["valid"] = false;
+}
+
+engine_options engine_opts(const run_plan& plan, const std::atomic<bool>& interrupt, progress& prog) {
+  engine_options o;
+  o.cpus = plan.pin_client;
+  o.interrupt = &interrupt;
+  o.on_progress = [&prog](double el, double left) { prog.tick(el, left); };
+  return o;
+}
+
+// One server, one repetition.
+server_run run_against_server(const run_plan& plan, const workload& w, const server_spec& server,
+                              unsigned repetition, std::size_t position, std::uint64_t nofile,
+                              const std::atomic<bool>& interrupt, progress& prog,
+                              std::uint64_t requested, const std::string& scaled) {
+  server_run out;
+  const std::string started = utc_now_iso();
+  server_launch launch;
+  launch.argv = server.argv;
+  launch.argv.push_back("--port");
+  launch.argv.push_back("0");
+  launch.nofile_limit = nofile;
+  launch.cpus = plan.pin_server;
+  std::optional<server_process> proc;
+  try {
+    proc.emplace(launch);
+  } catch (const server_unavailable& e) {
+    out.status = "unavailable";
+    out.reason = e.what();
+    return out;
+  } catch (const server_start_error& e) {
+    out.status = "failed";
+    out.reason = std::string(e.what()) + (e.stderr_tail().empty() ? "" : ": " + e.stderr_tail());
+    return out;
+  }
+  const endpoint ep{proc->host(), proc->port()};
+  json server_side = {{"pid", proc->pid()}};
+  std::vector<std::string> problems;
+  process_metrics idle{}, at_start{}, at_end{};
+  json stats_before = nullptr, stats_after = nullptr;
+  try {
+    idle = proc->sample();
+  } catch (const std::exception& e) {
+    problems.push_back(std::string("sampling the server: ") + e.what());
+  }
+  try {
+    stats_before = fetch_stats(ep).stats;
+  } catch (const std::exception& e) {
+    problems.push_back(e.what());
+  }
+  bool sampled_start = false, sampled_end = false;
+  engine_options o = engine_opts(plan, interrupt, prog);
+  o.on_window_start = [&] {
+    try {
+      at_start = proc->sample();
+      sampled_start = true;
+    } catch (const std::exception&) {
+    }
+  };
+  o.on_window_end = [&] {
+    try {
+      at_end = proc->sample();
+      sampled_end = true;
+    } catch (const std::exception&) {
+    }
+  };
+  engine_outcome e;
+  try {
+    e = run_engine(w, ep, o);
+  } catch (const std::exception& ex) {
+    e.setup_error = ex.what();
+  }
+  try {
+    stats_after = fetch_stats(ep).stats;
+  } catch (const std::exception& ex) {
+    problems.push_back(ex.what());
+  }
+  const process_exit how = proc->stop(std::chrono::seconds(10));
+
+  out.measurement = measurement_json(e, repetition, position, started, requested,
+                                     w.total_connections(), scaled);
+  auto& m = out.measurement;
+  const double cpu_user = sampled_start && sampled_end ? at_end.user_s - at_start.user_s : 0;
+  const double cpu_sys = sampled_start && sampled_end ? at_end.system_s - at_start.system_s : 0;
+  server_side["exit"] = how.describe();
+  server_side["exit_clean"] = how.clean();
+  server_side["cpu_user_s"] = std::max(0.0, cpu_user);
+  server_side["cpu_system_s"] = std::max(0.0, cpu_sys);
+  server_side["cpu_us_per_request"] =
+      e.completed && sampled_end ? json((cpu_user + cpu_sys) * 1e6 / static_cast<double>(e.completed))
+                                 : json(nullptr);
+  server_side["peak_rss_bytes"] = at_end.hwm_bytes;
+  server_side["rss_bytes"] = at_end.rss_bytes;
+  server_side["rss_idle_bytes"] = idle.rss_bytes;
+  const std::uint64_t conns = w.total_connections();
+  server_side["memory_per_connection_bytes"] =
+      conns >= 100 && at_end.rss_bytes > idle.rss_bytes
+          ? json(static_cast<double>(at_end.rss_bytes - idle.rss_bytes) / static_cast<double>(conns))
+          : json(nullptr);
+  server_side["voluntary_switches"] =
+      at_end.voluntary_switches >= at_start.voluntary_switches ? at_end.voluntary_switches - at_start.voluntary_switches : 0;
+  server_side["involuntary_switches"] =
+      at_end.involuntary_switches >= at_start.involuntary_switches ? at_end.involuntary_switches - at_start.involuntary_switches : 0;
+  server_side["threads"] = at_end.threads;
+  server_side["stats_before"] = stats_before;
+  server_side["stats_after"] = stats_after;
+  server_side["stats_delta"] = stats_delta_check(stats_before, stats_after);
+  m["server"] = std::move(server_side);
+
+  std::vector<std::string> why = invalid_reasons(e);
+  if (!how.clean()) why.push_back("the server did not exit cleanly after SIGTERM: " + how.describe());
+  if (!sampled_end) why.push_back("the server's /proc figures could not be sampled");
+  for (auto& p : problems) why.push_back(p);
+  mark_invalid(m, why);
+  out.valid = m["valid"].get<bool>();
+  out.status = out.valid ? "ok" : "invalid";
+  if (!how.clean()) out.status = "failed";
+  return out;
+}
+
+// drive: the engine alone against a running server.
+server_run run_against_target(const run_plan& plan, const workload& w, unsigned repetition,
+                              const std::atomic<bool>& interrupt, progress& prog,
+                              std::uint64_t requested, const std::string& scaled) {
+  server_run out;
+  const std::string started = utc_now_iso();
+  engine_outcome e;
+  try {
+    e = run_engine(w, *plan.target, engine_opts(plan, interrupt, prog));
+  } catch (const std::exception& ex) {
+    e.setup_error = ex.what();
+  }
+  out.measurement = measurement_json(e, repetition, 0, started, requested, w.total_connections(), scaled);
+  mark_invalid(out.measurement, invalid_reasons(e));
+  out.valid = out.measurement["valid"].get<bool>();
+  out.status = out.valid ? "ok" : "invalid";
+  return out;
+}
+
+double number_at(const json& j, const std::array<const char*, 2>& path) {
+  const json* p = &j;
+  for (const char* k : path) {
+    if (k == nullptr) break;
+    if (!p->is_object() || !p->contains(k) || (*p)[k].is_null()) return NAN;
+    p = &(*p)[k];
+  }
+  return p->is_number() ? p->get<double>() : NAN;
+}
+
+struct metric {
+  const char* name;
+  std::array<const char*, 2> path;  // a second key, or nullptr
+  bool higher_is_better;
+};
+const metric summary_metrics[] = {
+    {"throughput_rps", {"throughput_rps", nullptr}, true},
+    {"p50_us", {"latency_us", "p50"}, false},
+    {"p99_us", {"latency_us", "p99"}, false},
+    {"p99_9_us", {"latency_us", "p99_9"}, false},
+    {"server_cpu_us_per_request", {"server", "cpu_us_per_request"}, false},
+};
+
+std::vector<double> samples_of(const json& reps, const metric& m) {
+  std::vector<double> v;
+  for (const auto& r : reps) {
+    if (!r.value("valid", false)) continue;
+    const double x = number_at(r, m.path);
+    if (std::isfinite(x)) v.push_back(x);
+  }
+  return v;
+}
+
+json summary_json(const json& reps) {
+  std::size_t valid = 0;
+  for (const auto& r : reps) valid += r.value("valid", false) ? 1 : 0;
+  json s = {{"repetitions", reps.size()}, {"valid_repetitions", valid}};
+  for (const auto& m : summary_metrics) s[m.name] = estimate_json(samples_of(reps, m));
+  return s;
+}
+
+json comparisons_json(const json& results, const std::string& baseline) {
+  json out = json::array();
+  const json* base = nullptr;
+  for (const auto& r : results)
+    if (r["server"] == baseline) base = &r;
+  if (!base) return out;
+  for (const auto& r : results) {
+    if (r["server"] == baseline) continue;
+    json metrics = json::object();
+    for (const auto& m : summary_metrics)
+      metrics[m.name] = ratio_json(samples_of(r["repetitions"], m), samples_of((*base)["repetitions"], m),
+                                   m.higher_is_better);
+    out.push_back({{"candidate", r["server"]}, {"baseline", baseline}, {"metrics", std::move(metrics)}});
+  }
+  return out;
+}
+
+}  // namespace
+
+std::filesystem::path default_bin_dir() {
+  if (const char* env = std::getenv("IODUEL_BIN_DIR"); env && *env) return env;
+  std::error_code ec;
+  const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (!ec) return exe.parent_path().parent_path();  // <build>/harness/ioduel -> <build>
+  return IODUEL_BUILD_DIR;
+}
+
+std::vector<std::string> known_server_names() {
+  return {"reactor", "reactor-level", "reactor-poll", "reactor-select",
+          "proactor", "proactor-shared", "proactor-uring"};
+}
+
+std::optional<server_spec> named_server(const std::string& name, const std::filesystem::path& bin_dir) {
+  const auto binary = [&bin_dir](const std::string& wing, const std::string& file) {
+    const auto nested = bin_dir / wing / file;
+    if (std::filesystem::exists(nested) || !std::filesystem::exists(bin_dir / file)) return nested.string();
+    return (bin_dir / file).string();
+  };
+  const std::string reactor = binary("reactor", "ioduel-reactor");
+  const std::string proactor = binary("proactor", "ioduel-proactor");
+  static const std::map<std::string, std::vector<std::string>> extra = {
+      {"reactor", {"--poller", "epoll", "--trigger", "edge"}},
+      {"reactor-level", {"--poller", "epoll", "--trigger", "level"}},
+      {"reactor-poll", {"--poller", "poll"}},
+      {"reactor-select", {"--poller", "select"}},
+      {"proactor", {"--contexts", "per-thread"}},
+      {"proactor-shared", {"--contexts", "shared"}},
+      {"proactor-uring", {}},
+  };
+  auto it = extra.find(name);
+  if (it == extra.end()) return std::nullopt;
+  server_spec s{name, {}};
+  if (name.rfind("reactor", 0) == 0) s.argv.push_back(reactor);
+  else if (name == "proactor-uring") s.argv.push_back(binary("proactor", "ioduel-proactor-uring"));
+  else s.argv.push_back(proactor);
+  s.argv.insert(s.argv.end(), it->second.begin(), it->second.end());
+  return s;
+}
+
+std::vector<std::string> split_command_line(const std::string& text) {
+  std::vector<std::string> out;
+  std::string cur;
+  bool in_word = false;
+  char quote = 0;
+  for (char ch : text) {
+    if (quote) {
+      if (ch == quote) quote = 0;
+      else cur += ch;
+    } else if (ch == '\'' || ch == '"') {
+      quote = ch;
+      in_word = true;
+    } else if (ch == ' ' || ch == '\t' || ch == '\n') {
+      if (in_word) out.push_back(std::exchange(cur, {}));
+      in_word = false;
+    } else {
+      cur += ch;
+      in_word = true;
+    }
+  }
+  if (quote) throw std::invalid_argument("unterminated quote in '" + text + "'");
+  if (in_word) out.push_back(cur);
+  return out;
+}
+
+std::uint64_t raise_nofile_limit() {
+  rlimit rl{};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0) return 1024;
+  if (rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &rl);
+    ::getrlimit(RLIMIT_NOFILE, &rl);
+  }
+  return rl.rlim_cur;
+}
+
+std::string fit_connections(workload& w, std::uint64_t limit) {
+  const std::uint64_t want = w.total_connections();
+  if (want + nofile_margin <= limit) return "";
+  const double scale = static_cast<double>(limit > nofile_margin ? limit - nofile_margin : 1) /
+                       static_cast<double>(want);
+  for (auto& g : w.groups)
+    if (g.connections > 0)
+      g.connections = std::max<std::uint32_t>(1, static_cast<std::uint32_t>(g.connections * scale));
+  return "the open-file limit is " + std::to_string(limit) + ", too low for " + std::to_string(want) +
+         " connections: scaled down to " + std::to_string(w.total_connections());
+}
+
+int execute(const run_plan& plan, const std::atomic<bool>& interrupt) {
+  const auto t0 = steady::now();
+  const std::string started = utc_now_iso();
+  const std::uint64_t nofile = raise_nofile_limit();
+  const bool drive = plan.target.has_value();
+  std::vector<server_spec> servers = plan.servers;
+  if (drive) servers = {server_spec{plan.target->to_string(), {}}};
+  const std::string baseline = servers.empty() ? "" : servers.front().name;
+
+  json report = {{"schema_version", report_schema_version},
+                 {"kind", "ioduel-report"},
+                 {"command", plan.command},
+                 {"argv", plan.argv},
+                 {"complete", false},
+                 {"incomplete_reason", "still running"},
+                 {"metadata", nullptr},
+                 {"suite", plan.suite ? json(*plan.suite) : json(nullptr)},
+                 {"sweep", plan.sweep_parameter
+                               ? json{{"parameter", *plan.sweep_parameter}, {"values", plan.sweep_values}}
+                               : json(nullptr)},
+                 {"repetitions", plan.repetitions},
+                 {"baseline", drive ? json(nullptr) : json(baseline)},
+                 {"target", drive ? json(plan.target->to_string()) : json(nullptr)},
+                 {"servers", json::array()},
+                 {"workloads", json::array()}};
+  for (const auto& s : servers) report["servers"].push_back({{"name", s.name}, {"command", s.argv}});
+
+  const auto write = [&](bool complete, const std::string& reason) {
+    report["complete"] = complete;
+    report["incomplete_reason"] = complete ? json(nullptr) : json(reason);
+    report["metadata"] = run_metadata(started, utc_now_iso(),
+                                      std::chrono::duration<double>(steady::now() - t0).count(),
+                                      plan.pin_client, plan.pin_server, nofile);
+    write_report_atomically(report, plan.out);
+  };
+
+  double estimate = 0;
+  for (const auto& w : plan.workloads)
+    estimate += (w.warmup_s + w.duration_s + item_overhead_s) * plan.repetitions * servers.size();
+  progress prog(plan.workloads.size() * plan.repetitions * servers.size(), estimate, plan.quiet);
+
+  bool all_valid = true;
+  std::set<std::string> unavailable;
+  for (const auto& original : plan.workloads) {
+    if (interrupt.load()) break;
+    workload w = original;
+    const std::uint64_t requested = w.total_connections();
+    const std::string scaled = fit_connections(w, nofile);
+    if (!scaled.empty()) prog.note(w.name + ": " + scaled);
+    std::map<std::string, json> per_server;  // name -> server_result
+    for (const auto& s : servers)
+      per_server[s.name] = {{"server", s.name}, {"command", s.argv}, {"status", "ok"},
+                            {"status_reason", nullptr}, {"repetitions", json::array()}};
+    for (unsigned rep = 1; rep <= plan.repetitions && !interrupt.load(); ++rep) {
+      std::vector<const server_spec*> order;
+      for (const auto& s : servers) order.push_back(&s);
+      if (rep % 2 == 0) std::reverse(order.begin(), order.end());
+      for (std::size_t pos = 0; pos < order.size() && !interrupt.load(); ++pos) {
+        const server_spec& s = *order[pos];
+        json& res = per_server[s.name];
+        const double item_s = w.warmup_s + w.duration_s + item_overhead_s;
+        prog.begin(w.name + " x " + s.name + " (repetition " + std::to_string(rep) + "/" +
+                       std::to_string(plan.repetitions) + ")",
+                   item_s);
+        if (unavailable.count(s.name)) {
+          prog.note(s.name + ": unavailable (skipped)");
+          continue;
+        }
+        server_run r = drive ? run_against_target(plan, w, rep, interrupt, prog, requested, scaled)
+                             : run_against_server(plan, w, s, rep, pos, nofile, interrupt, prog, requested, scaled);
+        if (r.status == "unavailable") {
+          unavailable.insert(s.name);
+          res["status"] = "unavailable";
+          res["status_reason"] = r.reason;
+          prog.note(s.name + " is unavailable here: " + r.reason);
+          continue;
+        }
+        if (!r.measurement.is_null()) res["repetitions"].push_back(r.measurement);
+        if (r.status == "failed") {
+          res["status"] = "failed";
+          res["status_reason"] = r.reason.empty() ? "see the repetitions' invalid_reasons" : r.reason;
+          all_valid = false;
+          prog.note(s.name + " failed: " + (r.reason.empty() ? r.measurement["invalid_reasons"].dump() : r.reason));
+        } else if (r.status == "invalid") {
+          if (res["status"] == "ok") res["status"] = "invalid";
+          all_valid = false;
+          prog.note("invalid: " + r.measurement["invalid_reasons"].dump());
+        } else {
+          const auto& m = r.measurement;
+          std::ostringstream line;
+          line.precision(0);
+          line << std::fixed << m["throughput_rps"].get<double>() << " req/s";
+          if (m["latency_us"].is_object())
+            line << ", p50 " << m["latency_us"]["p50"] << " us, p99 " << m["latency_us"]["p99"] << " us";
+          if (m["client"]["generator_saturated"].get<bool>()) line << "  [harness saturated]";
+          prog.note(line.str());
+        }
+      }
+    }
+    if (unavailable.size() && per_server.size())
+      for (const auto& n : unavailable)
+        if (per_server.count(n) && per_server[n]["repetitions"].empty()) per_server[n]["status"] = "unavailable";
+    json entry = {{"name", w.name},
+                  {"file", original.file.empty() ? json(nullptr) : json(original.file)},
+                  {"workload", original.to_json()},
+                  {"results", json::array()},
+                  {"comparisons", json::array()}};
+    for (const auto& s : servers) {
+      json& res = per_server[s.name];
+      if (interrupt.load() && res["repetitions"].size() < plan.repetitions && res["status"] == "ok")
+        res["status"] = "incomplete";
+      res["summary"] = summary_json(res["repetitions"]);
+      entry["results"].push_back(std::move(res));
+    }
+    if (!drive) entry["comparisons"] = comparisons_json(entry["results"], baseline);
+    report["workloads"].push_back(std::move(entry));
+    write(false, "still running");
+  }
+  prog.end();
+  const bool interrupted = interrupt.load();
+  write(!interrupted, interrupted ? "interrupted (Ctrl-C): only what finished is here" : "");
+  std::cerr << "ran " << report["workloads"].size() << " workload(s) in "
+            << format_duration(prog.elapsed()) << "\nreport: " << plan.out.string() << "\n";
+  if (interrupted) return 130;
+  return all_valid ? 0 : 1;
+}
+
+}  // namespace ioduel::harness

@@ -1,0 +1,66 @@
+#pragma once
+// The runner: for each workload, repetition and server, start the server on
+// a free port, drive it with the engine, collect its metrics from /proc and
+// STATS, stop it, and put it all in one report.  Repetitions go A B C, then
+// C B A, so that drift hits every server alike; each server is restarted for
+// each repetition.
+
+#include <atomic>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "harness/engine.hpp"
+#include "harness/workload.hpp"
+
+namespace ioduel::harness {
+
+struct server_spec {
+  std::string name;
+  std::vector<std::string> argv;  // without --port (the runner adds --port 0)
+};
+
+// The directory the server binaries are found under: --bin-dir, else
+// $IODUEL_BIN_DIR, else the build tree this harness was built in.
+std::filesystem::path default_bin_dir();
+
+// The command line of a named server (reactor, reactor-level, reactor-poll,
+// reactor-select, proactor, proactor-shared, proactor-uring), or nullopt.
+std::optional<server_spec> named_server(const std::string& name, const std::filesystem::path& bin_dir);
+std::vector<std::string> known_server_names();
+
+// Splits a command line on blanks, honouring '...' and "..." quoting.
+std::vector<std::string> split_command_line(const std::string& text);
+
+struct run_plan {
+  std::string command = "run";  // run, drive or sweep
+  std::vector<std::string> argv;
+  std::optional<std::string> suite;
+  std::optional<std::string> sweep_parameter;
+  std::vector<double> sweep_values;
+  unsigned repetitions = 1;
+  std::vector<workload> workloads;
+  std::vector<server_spec> servers;  // run, sweep
+  std::optional<endpoint> target;    // drive
+  std::vector<int> pin_server, pin_client;
+  std::filesystem::path out;
+  bool quiet = false;  // no per-second progress lines
+};
+
+// Runs the plan and writes the report to plan.out (after every workload, and
+// at the end; on interrupt, what finished, marked incomplete).  Returns the
+// exit status: 0 all valid (unavailable servers allowed), 1 some result
+// invalid or failed, 130 interrupted.
+int execute(const run_plan& plan, const std::atomic<bool>& interrupt);
+
+// Raises the open-file soft limit to the hard limit; returns the new limit.
+std::uint64_t raise_nofile_limit();
+
+// Scales the workload's connections down to fit `limit` open files (keeping a
+// margin for the harness itself).  Returns the reason, or "" when it fits.
+std::string fit_connections(workload& w, std::uint64_t limit);
+
+}  // namespace ioduel::harness
