@@ -286,6 +286,10 @@ server_process::server_process(const server_launch& launch) {
   }
 
   pidfd_ = static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0));  // -1: old kernel, fall back
+  if (!launch.await_listening) {
+    ::fcntl(stdout_, F_SETFL, ::fcntl(stdout_, F_GETFL) | O_NONBLOCK);
+    return;
+  }
   try {
     wait_for_listening(launch.start_timeout);
   } catch (const server_start_error&) {

@@ -56,6 +56,9 @@ struct server_launch {
   std::optional<std::uint64_t> nofile_limit;  // RLIMIT_NOFILE soft limit set in the child
   std::vector<int> cpus;                      // CPU affinity of the child; empty: inherit
   std::chrono::milliseconds start_timeout{10'000};  // for the "listening on" line
+  // False for a child that announces nothing (a client, a tool): the
+  // constructor returns once it has been executed; host() and port() are empty.
+  bool await_listening = true;
 };
 
 // The server did not come up: it exited, closed stdout without announcing

@@ -142,6 +142,16 @@ BOOST_AUTO_TEST_CASE(sample_reads_proc) {
   BOOST_CHECK_THROW(p.sample(), std::system_error);
 }
 
+BOOST_AUTO_TEST_CASE(a_child_that_announces_nothing_runs_to_its_exit) {
+  server_launch l = shell("echo report; exit 4");
+  l.await_listening = false;
+  server_process p(l);
+  const auto e = p.wait_for(5s);
+  BOOST_REQUIRE(e.has_value());
+  BOOST_TEST(e->code == 4);
+  BOOST_TEST(p.stdout_tail() == "report\n");
+}
+
 BOOST_AUTO_TEST_CASE(destructor_and_move_reap_the_child) {
   pid_t pid = 0;
   {
