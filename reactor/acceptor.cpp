@@ -7,11 +7,18 @@
 
 #include <cerrno>
 #include <cstring>
+#include <mutex>
 #include <system_error>
 
 namespace ioduel::reactor {
 
 namespace {
+
+// Descriptors are a process-wide resource: while one loop has closed its
+// spare to turn a connection away, a sibling loop's accept must not take the
+// freed number, or the spare could not be taken back.  Accepting is not a
+// per-request path, so one uncontended lock per accept costs nothing.
+std::mutex descriptor_mutex;
 
 [[noreturn]] void fail(const char* what) {
   throw std::system_error(errno, std::generic_category(), what);
@@ -63,11 +70,13 @@ std::uint16_t acceptor::local_port(int fd) {
 acceptor::acceptor(unique_fd listener) : listener_(std::move(listener)) { restore_spare(); }
 
 bool acceptor::restore_spare() noexcept {
+  const std::lock_guard lock(descriptor_mutex);
   if (!spare_.valid()) spare_.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
   return spare_.valid();
 }
 
 acceptor::result acceptor::accept_one(unique_fd& out) noexcept {
+  const std::lock_guard lock(descriptor_mutex);
   for (;;) {
     const int fd = ::accept4(listener_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd >= 0) {
@@ -83,12 +92,13 @@ acceptor::result acceptor::accept_one(unique_fd& out) noexcept {
         return result::empty;
       case EMFILE:
       case ENFILE: {
-        if (!restore_spare()) return result::stalled;
+        if (!spare_.valid()) spare_.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+        if (!spare_.valid()) return result::stalled;
         spare_.reset();
         const int victim = ::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC);
         const int saved = errno;
         if (victim >= 0) ::close(victim);
-        restore_spare();
+        spare_.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
         if (victim >= 0) return result::rejected;
         return saved == EAGAIN ? result::empty : result::stalled;
       }
