@@ -6,22 +6,13 @@
 #   bench/reactor/syscalls.sh BUILD_DIR DEPTH N1 N2 [server flags...]
 set -euo pipefail
 build=$1 depth=$2 n1=$3 n2=$4; shift 4
-here=$(cd "$(dirname "$0")" && pwd)
+source "$(dirname "$0")/common.sh"
 out=$(mktemp -d)
 run() {  # $1 = requests, then server flags; writes $out/strace.$1
   local n=$1
   shift
-  strace -c -f -o "$out/strace.$n" "$build/reactor/ioduel-reactor" --port 0 "$@" >"$out/listen" &
-  local tracer=$!
-  local port=""
-  for _ in $(seq 100); do
-    port=$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$out/listen")
-    [[ -n $port ]] && break
-    sleep 0.1
-  done
-  python3 "$here/load.py" "$port" echo "$n" "$depth" >&2
-  kill -TERM "$(pgrep -P "$tracer")"
-  wait "$tracer"
+  drive_under "$out/listen" "$n" "$depth" \
+    strace -c -f -o "$out/strace.$n" "$build/reactor/ioduel-reactor" "$@"
 }
 for n in "$n1" "$n2"; do run "$n" "$@"; done 2>&1 | sed 's/^/  /' >&2
 calls() { awk -v s="$2" '$NF == s { print $4 }' "$out/strace.$1"; }
