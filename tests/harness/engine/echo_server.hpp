@@ -1,0 +1,116 @@
+#pragma once
+// A small raw-byte echo server for the tests: whatever arrives goes back.
+// That is all an ECHO-only workload needs, so `drive` can be tested against
+// a server that is not ours.  One thread, poll(), non-blocking sockets; it
+// counts the bytes it echoed, and can be told to corrupt every Nth byte so
+// that the client's verification is seen to catch it.
+
+#include <netinet/in.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "harness/unique_fd.hpp"
+
+namespace ioduel::harness::test {
+
+class echo_server {
+ public:
+  explicit echo_server(std::uint64_t corrupt_every = 0) : corrupt_every_(corrupt_every) {
+    listener_.reset(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    if (!listener_ || ::bind(listener_.get(), reinterpret_cast<sockaddr*>(&addr), len) != 0 ||
+        ::listen(listener_.get(), 128) != 0 ||
+        ::getsockname(listener_.get(), reinterpret_cast<sockaddr*>(&addr), &len) != 0)
+      throw std::runtime_error("echo_server: cannot listen");
+    port_ = ntohs(addr.sin_port);
+    int p[2];
+    if (::pipe2(p, O_CLOEXEC | O_NONBLOCK) != 0) throw std::runtime_error("echo_server: pipe");
+    stop_read_.reset(p[0]);
+    stop_write_.reset(p[1]);
+    thread_ = std::thread([this] { loop(); });
+  }
+  ~echo_server() {
+    const char c = 0;
+    [[maybe_unused]] auto n = ::write(stop_write_.get(), &c, 1);
+    thread_.join();
+  }
+  echo_server(const echo_server&) = delete;
+  echo_server& operator=(const echo_server&) = delete;
+
+  std::uint16_t port() const noexcept { return port_; }
+  std::uint64_t bytes_echoed() const noexcept { return echoed_.load(); }
+  std::uint64_t connections() const noexcept { return accepted_.load(); }
+
+ private:
+  struct peer {
+    unique_fd fd;
+    std::string pending;  // read, not yet written back
+  };
+
+  void loop() {
+    std::vector<peer> peers;
+    std::vector<pollfd> fds;
+    char buf[65536];
+    for (;;) {
+      fds.clear();
+      fds.push_back({stop_read_.get(), POLLIN, 0});
+      fds.push_back({listener_.get(), POLLIN, 0});
+      for (auto& p : peers)
+        fds.push_back({p.fd.get(), static_cast<short>(p.pending.empty() ? POLLIN : POLLIN | POLLOUT), 0});
+      if (::poll(fds.data(), fds.size(), 1000) < 0) continue;
+      if (fds[0].revents) return;
+      if (fds[1].revents & POLLIN) {
+        for (;;) {
+          const int c = ::accept4(listener_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+          if (c < 0) break;
+          ++accepted_;
+          peers.push_back(peer{unique_fd(c), {}});
+        }
+      }
+      for (std::size_t i = 2; i < fds.size(); ++i) {
+        peer& p = peers[i - 2];
+        if (fds[i].revents & (POLLIN | POLLHUP | POLLERR)) {
+          const ssize_t n = ::read(p.fd.get(), buf, sizeof buf);
+          if (n == 0 || (n < 0 && errno != EAGAIN)) {
+            p.fd.reset();
+            continue;
+          }
+          if (n > 0) {
+            for (ssize_t k = 0; k < n; ++k, ++seen_)
+              if (corrupt_every_ && seen_ % corrupt_every_ == corrupt_every_ - 1) buf[k] ^= 0x5A;
+            p.pending.append(buf, static_cast<std::size_t>(n));
+          }
+        }
+        if (!p.pending.empty() && p.fd) {
+          const ssize_t n = ::send(p.fd.get(), p.pending.data(), p.pending.size(), MSG_NOSIGNAL);
+          if (n > 0) {
+            echoed_ += static_cast<std::uint64_t>(n);
+            p.pending.erase(0, static_cast<std::size_t>(n));
+          }
+        }
+      }
+      std::erase_if(peers, [](const peer& p) { return !p.fd; });
+    }
+  }
+
+  std::uint64_t corrupt_every_;
+  std::uint64_t seen_ = 0;
+  unique_fd listener_, stop_read_, stop_write_;
+  std::uint16_t port_ = 0;
+  std::atomic<std::uint64_t> echoed_{0}, accepted_{0};
+  std::thread thread_;
+};
+
+}  // namespace ioduel::harness::test

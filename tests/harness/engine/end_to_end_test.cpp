@@ -1,0 +1,230 @@
+// End to end: `drive` against a small echo server written here, and `run`
+// of the quick suite (shortened) against the real servers when they are
+// built.  Every report is validated against results/schema.json and its byte
+// counts are checked against the other side's own count (the echo server's,
+// or the server's STATS).
+
+#include <boost/test/unit_test.hpp>
+#include <atomic>
+#include <filesystem>
+#include <set>
+#include <fstream>
+#include <unistd.h>
+
+#include "echo_server.hpp"
+#include "harness/json_schema.hpp"
+#include "harness/runner.hpp"
+#include "harness/workload.hpp"
+
+namespace fs = std::filesystem;
+using namespace ioduel::harness;
+using nlohmann::json;
+
+namespace {
+
+const fs::path source_dir = IODUEL_SOURCE_DIR;
+
+json read_json(const fs::path& p) {
+  std::ifstream in(p);
+  BOOST_TEST_REQUIRE(in.good(), p);
+  return json::parse(in);
+}
+
+struct temp_report {
+  fs::path path = fs::temp_directory_path() /
+                  ("ioduel-e2e-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + ".json");
+  ~temp_report() { fs::remove(path); }
+  static inline int counter = 0;
+};
+
+void require_valid_schema(const json& report) {
+  const auto problems = validate_json(report, read_json(source_dir / "results/schema.json"));
+  for (const auto& p : problems) BOOST_ERROR("schema: " << p);
+  BOOST_TEST_REQUIRE(problems.empty());
+}
+
+workload echo_workload() {
+  return parse_workload(json::parse(R"({
+      "name": "e2e-echo", "description": "two groups of ECHO", "seed": 5, "threads": 2,
+      "warmup_s": 0.1, "duration_s": 0.4,
+      "groups": [
+        {"name": "closed", "connections": 4, "pipeline": 4,
+         "mix": [{"op": "echo", "size": {"lognormal": {"median": 200, "sigma": 1, "max": 70000}}}]},
+        {"name": "open", "connections": 2, "rate": 2000, "arrivals": "poisson",
+         "mix": [{"op": "echo", "size": 64}]}]})"),
+                        "e2e", ".");
+}
+
+std::atomic<bool> never{false};
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(end_to_end)
+
+BOOST_AUTO_TEST_CASE(drive_against_a_plain_echo_server) {
+  test::echo_server server;
+  temp_report out;
+  run_plan plan;
+  plan.command = "drive";
+  plan.target = endpoint{"127.0.0.1", server.port()};
+  plan.workloads = {echo_workload()};
+  plan.out = out.path;
+  plan.quiet = true;
+  BOOST_TEST(execute(plan, never) == 0);
+
+  const json report = read_json(out.path);
+  require_valid_schema(report);
+  BOOST_TEST(report["complete"] == true);
+  BOOST_TEST(report["command"] == "drive");
+  const json& m = report["workloads"][0]["results"][0]["repetitions"][0];
+  BOOST_TEST(m["valid"] == true, m["invalid_reasons"].dump());
+  BOOST_TEST(m["requests"]["completed"].get<std::uint64_t>() > 100u);
+  BOOST_TEST(m["requests"]["total_sent"] == m["requests"]["total_completed"]);
+  // Every byte sent came back, and the server echoed exactly that many.
+  BOOST_TEST(m["bytes"]["total_sent"].get<std::uint64_t>() == server.bytes_echoed());
+  BOOST_TEST(m["bytes"]["total_received"].get<std::uint64_t>() == server.bytes_echoed());
+  BOOST_TEST(server.connections() == 6u);
+  BOOST_TEST(m["connections"]["opened"] == 6);
+  BOOST_TEST(m["groups"].size() == 2u);
+  BOOST_TEST(m["latency_us"]["count"] == m["requests"]["completed"]);
+  // The open-loop group reports both figures; the closed one only one.
+  BOOST_TEST(m["groups"][1]["latency_uncorrected_us"].is_object());
+  BOOST_TEST(m["groups"][0]["latency_uncorrected_us"].is_null());
+  BOOST_TEST(m["latency_us"]["histogram"].get<std::string>().rfind("HISTF", 0) == 0u);
+  BOOST_TEST(m["server"].is_null());
+}
+
+BOOST_AUTO_TEST_CASE(corrupted_replies_make_the_measurement_invalid) {
+  test::echo_server server(/*corrupt_every=*/5000);
+  temp_report out;
+  run_plan plan;
+  plan.command = "drive";
+  plan.target = endpoint{"127.0.0.1", server.port()};
+  plan.workloads = {echo_workload()};
+  plan.out = out.path;
+  plan.quiet = true;
+  BOOST_TEST(execute(plan, never) == 1);
+  const json report = read_json(out.path);
+  require_valid_schema(report);
+  const json& r = report["workloads"][0]["results"][0];
+  BOOST_TEST(r["status"] == "invalid");
+  BOOST_TEST(r["repetitions"][0]["valid"] == false);
+  BOOST_TEST(r["repetitions"][0]["errors"]["mismatches"].get<std::uint64_t>() > 0u);
+  BOOST_TEST(r["summary"]["valid_repetitions"] == 0);
+  BOOST_TEST(r["summary"]["throughput_rps"].is_null());  // never averaged in
+}
+
+BOOST_AUTO_TEST_CASE(a_server_that_is_not_there_is_counted_not_measured) {
+  std::uint16_t port;
+  {
+    test::echo_server gone;  // take a free port, then let it go
+    port = gone.port();
+  }
+  temp_report out;
+  run_plan plan;
+  plan.command = "drive";
+  plan.target = endpoint{"127.0.0.1", port};
+  workload w = echo_workload();
+  w.duration_s = 0.2;
+  plan.workloads = {w};
+  plan.out = out.path;
+  plan.quiet = true;
+  BOOST_TEST(execute(plan, never) == 1);
+  const json report = read_json(out.path);
+  require_valid_schema(report);
+  const json& m = report["workloads"][0]["results"][0]["repetitions"][0];
+  BOOST_TEST(m["valid"] == false);
+  BOOST_TEST(m["errors"]["connect_failures"].get<std::uint64_t>() >= 6u);
+}
+
+#if defined(IODUEL_TEST_SERVERS_BUILT)
+BOOST_AUTO_TEST_CASE(run_the_quick_suite_against_both_servers) {
+  const suite s = load_suite("quick", source_dir / "workloads/suites");
+  run_plan plan;
+  plan.command = "run";
+  plan.suite = s.name;
+  for (const auto& e : s.workloads)
+    for (auto& w : load_workload_file(e.file, e.overrides)) {
+      w.warmup_s = 0.1;
+      w.duration_s = 0.3;
+      plan.workloads.push_back(std::move(w));
+    }
+  for (const char* name : {"reactor", "proactor"}) plan.servers.push_back(*named_server(name, IODUEL_BUILD_DIR));
+  temp_report out;
+  plan.out = out.path;
+  plan.quiet = true;
+  BOOST_TEST(execute(plan, never) == 0);
+
+  const json report = read_json(out.path);
+  require_valid_schema(report);
+  BOOST_TEST(report["complete"] == true);
+  BOOST_TEST(report["baseline"] == "reactor");
+  BOOST_TEST(report["workloads"].size() == plan.workloads.size());
+  for (const auto& wl : report["workloads"]) {
+    BOOST_TEST(wl["comparisons"].size() == 1u);
+    for (const auto& r : wl["results"]) {
+      const std::string what = wl["name"].get<std::string>() + " x " + r["server"].get<std::string>();
+      BOOST_TEST(r["status"] == "ok", what << ": " << r.dump().substr(0, 2000));
+      BOOST_TEST_REQUIRE(r["repetitions"].size() == 1u, what);
+      const json& m = r["repetitions"][0];
+      if (!m["valid"].get<bool>()) continue;  // reported above; its figures mean nothing
+      BOOST_TEST(m["server"]["exit_clean"] == true, what);
+      BOOST_TEST(m["requests"]["completed"].get<std::uint64_t>() > 0u, what);
+      // The server's STATS, taken before the client connected and after it
+      // closed, agree with the client's wire bytes.  The STATS exchanges
+      // themselves are the only difference: the second request (16 bytes)
+      // may count in itself, the first reply counts after its snapshot.
+      const json& d = m["server"]["stats_delta"];
+      const auto sent = m["bytes"]["total_sent"].get<std::int64_t>();
+      const auto received = m["bytes"]["total_received"].get<std::int64_t>();
+      const auto in = d["bytes_in"].get<std::int64_t>();
+      const auto out_bytes = d["bytes_out"].get<std::int64_t>();
+      BOOST_TEST((in - sent >= 0 && in - sent <= 32), what << ": bytes_in " << in << " vs sent " << sent);
+      BOOST_TEST((out_bytes - received >= 0 && out_bytes - received <= 4096),
+                 what << ": bytes_out " << out_bytes << " vs received " << received);
+      const auto frames = d["frames_in"].get<std::int64_t>() - m["requests"]["total_sent"].get<std::int64_t>();
+      BOOST_TEST((frames >= 0 && frames <= 2), what << ": frames_in off by " << frames);
+      // One repetition: a median, no interval, and the reason.
+      BOOST_TEST(r["summary"]["throughput_rps"]["ci95"].is_null());
+      BOOST_TEST(!r["summary"]["throughput_rps"]["reason"].is_null());
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(repetitions_are_interleaved_and_servers_restarted) {
+  workload w = load_workload_file(source_dir / "workloads/pingpong.json").at(0);
+  w.warmup_s = 0.05;
+  w.duration_s = 0.15;
+  run_plan plan;
+  plan.workloads = {w};
+  plan.repetitions = 3;
+  plan.servers = {*named_server("reactor", IODUEL_BUILD_DIR), *named_server("reactor-poll", IODUEL_BUILD_DIR)};
+  temp_report out;
+  plan.out = out.path;
+  plan.quiet = true;
+  BOOST_TEST(execute(plan, never) == 0);
+  const json report = read_json(out.path);
+  require_valid_schema(report);
+  const json& results = report["workloads"][0]["results"];
+  std::set<std::int64_t> pids;
+  for (const auto& r : results) {
+    BOOST_TEST_REQUIRE(r["repetitions"].size() == 3u);
+    const bool first = r["server"] == "reactor";
+    for (int k = 0; k < 3; ++k) {
+      const json& m = r["repetitions"][k];
+      BOOST_TEST(m["repetition"] == k + 1);
+      // A B, then B A, then A B.
+      BOOST_TEST(m["position"] == ((k % 2 == 0) == first ? 0 : 1));
+      pids.insert(m["server"]["pid"].get<std::int64_t>());
+    }
+    BOOST_TEST(r["summary"]["valid_repetitions"] == 3);
+    BOOST_TEST(r["summary"]["throughput_rps"]["median"].get<double>() > 0);
+  }
+  BOOST_TEST(pids.size() == 6u);  // a fresh process every time
+  const json& cmp = report["workloads"][0]["comparisons"][0];
+  BOOST_TEST(cmp["candidate"] == "reactor-poll");
+  BOOST_TEST(cmp["metrics"]["throughput_rps"]["higher_is_better"] == true);
+}
+#endif
+
+BOOST_AUTO_TEST_SUITE_END()
