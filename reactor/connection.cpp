@@ -87,12 +87,12 @@ void connection::on_timer(connection_timer which) {
       const auto idle = std::chrono::milliseconds(loop_.options().common.idle_timeout_ms);
       const auto deadline = last_active_ + idle;
       if (sleeping_) {
-        loop_.schedule(loop_.now() + idle, connection_timer::idle, *this);
+        loop_.schedule(loop_.now() + idle + idle_slack, connection_timer::idle, *this);
       } else if (loop_.now() >= deadline) {
         loop_.counters().idle_timeouts.add_local();
         phase_ = phase::done;
       } else {
-        loop_.schedule(deadline, connection_timer::idle, *this);
+        loop_.schedule(deadline + idle_slack, connection_timer::idle, *this);
       }
       return;
     }
@@ -315,7 +315,9 @@ void connection::send_from(buffer& b) {
       const auto sent = static_cast<std::size_t>(n);
       const bool partial = sent < b.readable();
       b.consume(sent);
-      if (sent > 0) last_active_ = loop_.now();
+      // The reply left now, not at the start of the turn: idleness counts
+      // from here (a vDSO clock read, no system call).
+      if (sent > 0) last_active_ = std::chrono::steady_clock::now();
       if (partial) {
         // The socket buffer is full: its writability will be reported.
         write_blocked_ = true;

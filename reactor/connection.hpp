@@ -28,6 +28,11 @@ enum class connection_timer : std::uint8_t { idle, sleep, linger };
 
 class connection {
  public:
+  // Idle checks run this much after the deadline: erring late is what
+  // guarantees a connection is closed only after a full --idle-timeout-ms of
+  // silence as its peer sees it (the peer notes the time after our send).
+  static constexpr std::chrono::milliseconds idle_slack{5};
+
   // The events registered when the connection is added to the poller.
   static unsigned initial_interest(bool edge) noexcept;
 

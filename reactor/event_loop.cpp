@@ -73,6 +73,7 @@ void event_loop::run() {
     events_.clear();
     poller_->wait(ready_.empty() ? -1 : 0, events_);
     now_ = clock::now();
+    turn_generation_ = next_generation_;
     for (const ready_event& ev : events_) dispatch(ev);
     serve_ready();
     if (auto next = timers_.next_deadline(); next && *next <= now_)
@@ -112,6 +113,10 @@ void event_loop::dispatch(const ready_event& ev) {
     read_signals();
   } else if (ev.fd >= 0 && static_cast<std::size_t>(ev.fd) < conns_.size() && conns_[ev.fd]) {
     connection& c = *conns_[ev.fd];
+    // A connection accepted during this turn cannot have events in this
+    // batch: they belong to an earlier connection closed this turn that had
+    // the same descriptor (a stale hang-up must not close the new one).
+    if (c.generation() - turn_generation_ < 0x8000'0000u) return;
     c.on_event(ev);
     reap(c);
   }
@@ -175,7 +180,7 @@ void event_loop::adopt(unique_fd fd) {
   ++open_;
   counters_.connections_accepted.add_local();
   if (opts_.common.idle_timeout_ms > 0)
-    schedule(now_ + std::chrono::milliseconds(opts_.common.idle_timeout_ms),
+    schedule(now_ + std::chrono::milliseconds(opts_.common.idle_timeout_ms) + connection::idle_slack,
              connection_timer::idle, *conns_[slot]);
 }
 

@@ -92,6 +92,7 @@ class event_loop {
   std::vector<std::unique_ptr<connection>> conns_;  // by descriptor
   std::size_t open_ = 0;
   std::uint32_t next_generation_ = 1;
+  std::uint32_t turn_generation_ = 1;  // next_generation_ when this turn's wait returned
   std::vector<std::pair<int, std::uint32_t>> ready_, serving_;  // (fd, generation)
   std::vector<ready_event> events_;
   buffer scratch_;
