@@ -8,6 +8,7 @@
 #include <atomic>
 #include <filesystem>
 #include <set>
+#include <thread>
 #include <fstream>
 #include <unistd.h>
 
@@ -135,6 +136,41 @@ BOOST_AUTO_TEST_CASE(a_server_that_is_not_there_is_counted_not_measured) {
   const json& m = report["workloads"][0]["results"][0]["repetitions"][0];
   BOOST_TEST(m["valid"] == false);
   BOOST_TEST(m["errors"]["connect_failures"].get<std::uint64_t>() >= 6u);
+}
+
+BOOST_AUTO_TEST_CASE(an_interrupt_writes_what_finished_marked_incomplete) {
+  test::echo_server server;
+  temp_report out;
+  run_plan plan;
+  plan.command = "drive";
+  plan.target = endpoint{"127.0.0.1", server.port()};
+  workload w = echo_workload();
+  w.duration_s = 0.2;
+  plan.workloads = {w, w, w};
+  plan.workloads[1].name = "second";
+  plan.workloads[1].duration_s = 30;  // cut short by the interrupt
+  plan.out = out.path;
+  plan.quiet = true;
+  std::atomic<bool> interrupt{false};
+  // Interrupt as soon as the first workload's report has been written.
+  std::thread ctrl_c([&] {
+    for (int i = 0; i < 20'000 && !fs::exists(out.path); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    interrupt = true;
+  });
+  const int rc = execute(plan, interrupt);
+  ctrl_c.join();
+  BOOST_TEST(rc == 130);
+  const json report = read_json(out.path);
+  require_valid_schema(report);
+  BOOST_TEST(report["complete"] == false);
+  BOOST_TEST(report["incomplete_reason"].get<std::string>().find("interrupted") != std::string::npos);
+  // The first finished; the second was cut short (kept, marked); the third never ran.
+  BOOST_TEST_REQUIRE(report["workloads"].size() == 2u);
+  BOOST_TEST(report["workloads"][0]["results"][0]["repetitions"][0]["valid"] == true);
+  const json& cut = report["workloads"][1]["results"][0]["repetitions"][0];
+  BOOST_TEST(cut["valid"] == false);
+  BOOST_TEST(cut["window_s"].get<double>() < 30.0);
 }
 
 #if defined(IODUEL_TEST_SERVERS_BUILT)
