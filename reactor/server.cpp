@@ -46,7 +46,7 @@ server::server(reactor_options opts) : opts_(std::move(opts)) {
 server::~server() = default;
 
 int server::run() {
-  int status = 0;
+  std::atomic<int> status{0};
   auto run_loop = [this, &status](event_loop& loop) {
     try {
       loop.run();
@@ -65,7 +65,7 @@ int server::run() {
       threads.emplace_back([&run_loop, &loop = *loops_[i]] { run_loop(loop); });
     run_loop(*loops_[0]);
   }  // joins every loop thread
-  return status;
+  return status.load();
 }
 
 void server::request_drain() noexcept {
