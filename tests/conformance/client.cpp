@@ -261,22 +261,6 @@ reply client::read_reply(std::chrono::milliseconds timeout) {
   }
 }
 
-std::vector<reply> client::read_replies(std::size_t n, std::chrono::milliseconds timeout) {
-  const auto deadline = clock_type::now() + timeout;
-  std::vector<reply> out;
-  out.reserve(n);
-  while (out.size() < n) {
-    try {
-      out.push_back(read_reply(std::chrono::duration_cast<std::chrono::milliseconds>(
-          std::max(deadline - clock_type::now(), clock_type::duration::zero()))));
-    } catch (const std::runtime_error& e) {
-      throw std::runtime_error(std::string(e.what()) + " (reply " + std::to_string(out.size() + 1) +
-                               " of " + std::to_string(n) + ")");
-    }
-  }
-  return out;
-}
-
 drain_result client::read_until_close(std::chrono::milliseconds timeout) {
   const auto deadline = clock_type::now() + timeout;
   drain_result d;

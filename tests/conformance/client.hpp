@@ -104,7 +104,6 @@ class client {
 
   // The next reply, or a thrown std::runtime_error on timeout, EOF or reset.
   reply read_reply(std::chrono::milliseconds timeout = io_timeout());
-  std::vector<reply> read_replies(std::size_t n, std::chrono::milliseconds timeout = io_timeout());
   // Reads every reply until the server closes; eof/reset say how it closed
   // (neither: the timeout passed first).
   drain_result read_until_close(std::chrono::milliseconds timeout = io_timeout());

@@ -125,10 +125,14 @@ client server_fixture::connect() {
   return client(server_->host(), server_->port(), &ledger_, opts_.max_frame);
 }
 
-double server_fixture::cpu_while_silent(client& idle, std::chrono::milliseconds window) {
+void server_fixture::expect_no_spin(client& idle, const std::string& situation) {
+  const auto window = scaled(1s);
   const double before = server_->sample().cpu_s();
-  BOOST_TEST(idle.silent_for(window), name() << ": the idle connection received bytes");
-  return server_->sample().cpu_s() - before;
+  BOOST_TEST(idle.silent_for(window), name() << ": the idle connection received bytes " << situation);
+  const double cpu = server_->sample().cpu_s() - before;
+  BOOST_TEST(cpu < 0.25 * std::chrono::duration<double>(window).count(),
+             name() << ": the server used " << cpu << " s of CPU in " << window.count() << " ms "
+                    << situation << " with nothing to do (spinning?)");
 }
 
 std::vector<std::string> server_fixture::check_stats(const nlohmann::json& j,
