@@ -454,40 +454,40 @@ class session final : public session_base {
 
   // ---- urgent data -----------------------------------------------------------------
 
-  // TCP urgent data is not part of the stream.  The kernel already keeps the
-  // urgent byte out of in-band reads (SO_OOBINLINE is off); this wait
-  // (EPOLLPRI, or POLLPRI through io_uring) reads it with MSG_OOB to count it.
-  // On epoll, keeping an except-wait queued also makes Asio re-arm the
-  // descriptor on every read, so a read that stopped short at the urgent mark
-  // cannot leave the bytes behind it stranded (docs/proactor.md).
+  // TCP urgent data is not part of the stream: with SO_OOBINLINE off the
+  // kernel keeps the urgent byte out of in-band reads, and a read stops short
+  // at the urgent mark.  On epoll a receive with MSG_OOB stays queued as
+  // Asio's "except" operation: the reactor performs it before the in-band
+  // read of the same wake-up, so the byte is read (and counted) before an
+  // in-band read could skip it, and with it queued every read re-arms the
+  // descriptor, so bytes behind a mark where a read stopped are never
+  // stranded.  io_uring has no such ordering (a pending recv skips the byte
+  // as soon as it arrives), so there the server counts SIGURG instead
+  // (server.cpp) and no wait is kept here.
   void arm_oob_wait() {
+#if !defined(BOOST_ASIO_HAS_IO_URING_AS_DEFAULT)
     ++pending_;
     try {
-      socket_.async_wait(socket_type::wait_error,
-                         bind(oob_memory_, [this](const boost::system::error_code& ec) {
-                           on_oob(ec);
-                         }));
+      socket_.async_receive(asio::buffer(&oob_byte_, 1), asio::socket_base::message_out_of_band,
+                            bind(oob_memory_, [this](const boost::system::error_code& ec,
+                                                     std::size_t n) { on_oob(ec, n); }));
     } catch (...) {
       --pending_;
       throw;
     }
+#endif
   }
 
-  void on_oob(const boost::system::error_code& ec) {
-    if (!closed_ && !ec) {
+  void on_oob(const boost::system::error_code& ec, std::size_t n) {
+    if (!closed_ && !ec && n == 1) {
       guarded([&] {
-        char byte;
-        const auto r = ::recv(socket_.native_handle(), &byte, 1, MSG_OOB | MSG_DONTWAIT);
-        if (r == 1) {
-          count(ctx_.counters.oob_discarded);
-          arm_oob_wait();
-          step();  // the read path may have stopped at the mark
-        } else if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-          arm_oob_wait();  // the urgent pointer came before its byte
-        }
-        // Otherwise an error or hang-up woke the wait: the read path reports it.
+        count(ctx_.counters.oob_discarded);
+        arm_oob_wait();
+        step();
       });
     }
+    // Otherwise an error or a hang-up woke the wait (EINVAL: no urgent byte):
+    // the read path reports it.
     finish_handler();
   }
 
@@ -557,6 +557,7 @@ class session final : public session_base {
   handler_memory<192, 2> timer_memory_;
   handler_memory<192> oob_memory_;
   char small_[small_input];
+  char oob_byte_ = 0;
 };
 
 }  // namespace ioduel::proactor
