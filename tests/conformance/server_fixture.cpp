@@ -2,6 +2,7 @@
 
 #include <boost/test/results_collector.hpp>
 
+#include <algorithm>
 #include <random>
 #include <sstream>
 
@@ -116,6 +117,14 @@ void server_fixture::start(options opts) {
   launch.argv.insert(launch.argv.end(), {"--port", "0"});
   if (opts_.raw_echo) launch.argv.insert(launch.argv.end(), {"--mode", "raw-echo"});
   launch.argv.insert(launch.argv.end(), opts_.flags.begin(), opts_.flags.end());
+  // A short drain unless the case sets one: finish() waits for the exit at
+  // most this long (plus slack), so a server that drains slowly costs little.
+  const auto drain_flag = std::find(opts_.flags.begin(), opts_.flags.end(), "--drain-timeout-ms");
+  if (drain_flag == opts_.flags.end()) {
+    launch.argv.insert(launch.argv.end(), {"--drain-timeout-ms", std::to_string(drain_.count())});
+  } else if (drain_flag + 1 != opts_.flags.end()) {
+    drain_ = std::chrono::milliseconds(std::stoul(drain_flag[1]));
+  }
   launch.nofile_limit = opts_.nofile_limit;
   launch.start_timeout = scaled(10s);
   server_.emplace(launch);
@@ -198,7 +207,7 @@ void server_fixture::finish() {
                                  << "\n  STATS: " << j.dump());
     fresh.close_gracefully();
   }
-  stop_and_check(scaled(10s));
+  stop_and_check(drain_ + scaled(2s));
 }
 
 harness::process_exit server_fixture::stop_and_check(std::chrono::milliseconds timeout) {

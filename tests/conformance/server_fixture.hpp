@@ -89,6 +89,7 @@ class server_fixture {
   std::optional<harness::server_process> server_;
   traffic_ledger ledger_;
   options opts_;
+  std::chrono::milliseconds drain_{2000};  // the server's --drain-timeout-ms
   bool loose_ = false;
 };
 
