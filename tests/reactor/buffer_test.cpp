@@ -50,7 +50,7 @@ BOOST_AUTO_TEST_CASE(compacts_instead_of_growing_when_room_is_in_front) {
   const char* storage_before = b.peek() - (filler.size() - 4);
   b.append(bytes(std::string(100, 'y')));
   BOOST_TEST(b.capacity() == buffer::min_capacity);  // no growth
-  BOOST_TEST(b.peek() == storage_before);             // content moved to the front
+  BOOST_TEST((b.peek() == storage_before));  // content moved to the front
   BOOST_TEST(text(b) == "xxxx" + std::string(100, 'y'));
 }
 
