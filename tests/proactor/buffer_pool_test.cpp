@@ -41,12 +41,13 @@ BOOST_AUTO_TEST_CASE(io_buffer_keeps_bytes_in_order_across_growth) {
     std::memcpy(buf.prepare(piece.size()), piece.data(), piece.size());
     buf.commit(piece.size());
     expected += piece;
-    if (i % 7 == 0) {  // consume from the front now and then
+    if (i % 7 == 0 && buf.size() >= 3) {  // consume from the front now and then
       buf.consume(3);
       expected.erase(0, 3);
     }
   }
-  BOOST_TEST(std::string(buf.readable().data(), buf.size()) == expected);
+  BOOST_TEST(buf.size() == expected.size());
+  BOOST_TEST((std::string(buf.readable().data(), buf.size()) == expected));
   buf.consume(buf.size());
   BOOST_TEST(buf.empty());
   buf.release();
