@@ -1,6 +1,5 @@
 #!/usr/bin/env bash
-# What the harness costs.  Against one reactor server (pinned to CPU 0, the
-# clients to CPU 1):
+# What the harness costs, against one reactor server:
 #   1. one-connection 64-byte ECHO ping-pong, by ioduel-pingpong-ref (one
 #      blocking socket, nothing else) and by `ioduel drive`, alternated
 #      ref, ioduel, ioduel, ref so that drift hits both alike: the round trip
@@ -8,6 +7,8 @@
 #   2. pipelined 64-byte ECHO (workloads/pipeline.json) by `ioduel drive`: the
 #      client CPU per request (budget: 1 us).
 # Usage: bench/harness/overhead.sh [BUILD_DIR] [SECONDS]   (default build/harness-release, 3)
+# IODUEL_BENCH_PIN=1 pins the server to CPU 0 and the clients to CPU 1 (on a
+# VM, cross-CPU wake-ups can cost more than the round trip itself).
 # Prints a JSON summary on stdout and writes it to results/bench/harness-overhead.json.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -18,7 +19,7 @@ for b in "$build/harness/ioduel" "$build/harness/ioduel-pingpong-ref" "$build/re
 done
 cpus=$(nproc)
 pin_server=() pin_client=() taskset_client=()
-if (( cpus >= 2 )) && command -v taskset >/dev/null; then
+if [[ ${IODUEL_BENCH_PIN:-0} == 1 ]] && (( cpus >= 2 )) && command -v taskset >/dev/null; then
   pin_server=(taskset -c 0) taskset_client=(taskset -c 1) pin_client=(--pin-client 1)
 fi
 work=$(mktemp -d)
