@@ -16,6 +16,14 @@ short to_poll_events(unsigned interest) noexcept {
   return ev;
 }
 
+// Slot of fd in the pollfd array, or -1.  A free function rather than a
+// member: UBSan checks the dynamic type of every member call, with a probe
+// that needs a spare descriptor and so misfires while we are out of them.
+int slot_in(const std::vector<int>& slot, int fd) noexcept {
+  if (fd < 0 || static_cast<std::size_t>(fd) >= slot.size()) return -1;
+  return slot[static_cast<std::size_t>(fd)];
+}
+
 class poll_poller final : public poller {
  public:
   bool add(int fd, unsigned interest) override {
@@ -29,12 +37,12 @@ class poll_poller final : public poller {
   }
 
   void modify(int fd, unsigned interest) override {
-    if (const int s = slot_of(fd); s >= 0)
+    if (const int s = slot_in(slot_, fd); s >= 0)
       fds_[static_cast<std::size_t>(s)].events = to_poll_events(interest);
   }
 
   void remove(int fd) override {
-    const int s = slot_of(fd);
+    const int s = slot_in(slot_, fd);
     if (s < 0) return;
     const pollfd last = fds_.back();
     fds_[static_cast<std::size_t>(s)] = last;
@@ -60,11 +68,6 @@ class poll_poller final : public poller {
   std::string_view name() const noexcept override { return "poll"; }
 
  private:
-  int slot_of(int fd) const noexcept {
-    if (fd < 0 || static_cast<std::size_t>(fd) >= slot_.size()) return -1;
-    return slot_[static_cast<std::size_t>(fd)];
-  }
-
   std::vector<pollfd> fds_;
   std::vector<int> slot_;  // descriptor -> index in fds_, or -1
 };
