@@ -270,7 +270,7 @@ class server final : public session_host {
       // A second signal during the drain changes nothing: every reply owed is
       // still sent, within the drain timeout.
       if (!draining()) begin_drain();
-      wait_for_signal();
+      if (!finished_) wait_for_signal();
     }));
   }
 
