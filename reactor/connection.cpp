@@ -146,6 +146,9 @@ void connection::read_input() {
       more_input_ = phase_ == phase::serving && !peer_eof_ && !failed_;
       break;
     }
+    // Reading past the urgent mark makes the kernel drop the urgent byte
+    // unseen; once a peer has used urgent data, take any pending byte first.
+    if (urgent_seen_) discard_urgent();
     iovec iov[2];
     int count = 0;
     std::size_t into_in = 0;
