@@ -276,7 +276,7 @@ server_run run_against_server(const run_plan& plan, const workload& w, const ser
     proc.emplace(launch);
   } catch (const server_unavailable& e) {
     out.status = "unavailable";
-    out.reason = e.what();
+    out.reason = std::string(e.what()) + (e.stderr_tail().empty() ? "" : ": " + e.stderr_tail());
     return out;
   } catch (const server_start_error& e) {
     out.status = "failed";

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <fstream>
 #include <initializer_list>
+#include <iomanip>
 #include <map>
 #include <set>
 #include <sstream>
@@ -104,7 +105,7 @@ class field_reader {
   }
   static std::string fmt(double d) {
     std::ostringstream o;
-    o << d;
+    o << std::setprecision(12) << d;
     return o.str();
   }
 
@@ -297,7 +298,8 @@ trace_spec parse_trace(const field_reader& r, const std::filesystem::path& base_
   for (const auto& rec : records) spec.per_connection[rec.connection].push_back(rec);
   for (std::uint32_t c = 0; c < spec.connections; ++c)
     if (spec.per_connection[c].empty())
-      t.fail("file", "connection " + std::to_string(c) + " has no records (number them 0..n-1)");
+      t.fail("file", spec.path.string() + ": connection " + std::to_string(c) +
+                         " has no records (number them 0..n-1)");
   spec.period_us = records.back().t_us + 1000;
   return spec;
 }

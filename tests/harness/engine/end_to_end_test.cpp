@@ -227,6 +227,38 @@ BOOST_AUTO_TEST_CASE(run_the_quick_suite_against_both_servers) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(an_unavailable_server_is_reported_and_the_rest_goes_on) {
+  workload w = load_workload_file(source_dir / "workloads/pingpong.json").at(0);
+  w.warmup_s = 0.05;
+  w.duration_s = 0.15;
+  run_plan plan;
+  plan.workloads = {w, w};
+  // Exit status 3 is a server's "io_uring refused"; status 1 a failed start.
+  plan.servers = {*named_server("reactor", IODUEL_BUILD_DIR),
+                  server_spec{"refused", {"/bin/sh", "-c", "echo 'io_uring refused' >&2; exit 3"}}};
+  temp_report out;
+  plan.out = out.path;
+  plan.quiet = true;
+  BOOST_TEST(execute(plan, never) == 0);
+  json report = read_json(out.path);
+  require_valid_schema(report);
+  for (const auto& wl : report["workloads"]) {
+    BOOST_TEST(wl["results"][0]["status"] == "ok");
+    BOOST_TEST(wl["results"][1]["status"] == "unavailable");
+    BOOST_TEST(wl["results"][1]["repetitions"].empty());
+    BOOST_TEST(wl["comparisons"][0]["metrics"]["throughput_rps"]["verdict"] == "undetermined");
+  }
+  BOOST_TEST(report["workloads"][0]["results"][1]["status_reason"].get<std::string>().find("refused") !=
+             std::string::npos);
+
+  plan.servers[1] = server_spec{"broken", {"/bin/sh", "-c", "exit 1"}};
+  plan.workloads = {w};
+  BOOST_TEST(execute(plan, never) == 1);
+  report = read_json(out.path);
+  require_valid_schema(report);
+  BOOST_TEST(report["workloads"][0]["results"][1]["status"] == "failed");
+}
+
 BOOST_AUTO_TEST_CASE(repetitions_are_interleaved_and_servers_restarted) {
   workload w = load_workload_file(source_dir / "workloads/pingpong.json").at(0);
   w.warmup_s = 0.05;
