@@ -572,7 +572,7 @@ suite load_suite(const std::string& name_or_file, const std::filesystem::path& s
       entry.overrides = er.has("overrides") ? er.raw("overrides") : json(nullptr);
       er.no_other_fields();
     }
-    if (entry.file.is_relative()) entry.file = file.parent_path() / entry.file;
+    if (entry.file.is_relative()) entry.file = (file.parent_path() / entry.file).lexically_normal();
     s.workloads.push_back(std::move(entry));
   }
   r.no_other_fields({"$comment"});
