@@ -17,3 +17,11 @@ if(TARGET ioduel-reactor AND TARGET ioduel-proactor)
   add_dependencies(harness_engine_test ioduel-reactor ioduel-proactor)
   target_compile_definitions(harness_engine_test PRIVATE IODUEL_TEST_SERVERS_BUILT=1)
 endif()
+
+# The command line itself: a sweep against the reactor, then `validate` on
+# its report (which fails when the report breaks the schema).
+if(TARGET ioduel-reactor)
+  add_test(NAME harness_cli_sweep
+    COMMAND sh -c "out=$(mktemp) && \"$<TARGET_FILE:ioduel>\" sweep --quiet --workload '${PROJECT_SOURCE_DIR}/workloads/pingpong.json' --vary connections=1,3 --server reactor --bin-dir '${PROJECT_BINARY_DIR}' --warmup 0.05 --duration 0.2 --out \"$out\" && \"$<TARGET_FILE:ioduel>\" validate \"$out\" --schema '${PROJECT_SOURCE_DIR}/results/schema.json' && grep -q '\"parameter\": \"connections\"' \"$out\"; rc=$?; rm -f \"$out\"; exit $rc")
+  set_tests_properties(harness_cli_sweep PROPERTIES LABELS harness TIMEOUT 60)
+endif()
