@@ -560,7 +560,13 @@ int execute(const run_plan& plan, const std::atomic<bool>& interrupt) {
                  {"target", drive ? json(plan.target->to_string()) : json(nullptr)},
                  {"servers", json::array()},
                  {"workloads", json::array()}};
-  for (const auto& s : servers) report["servers"].push_back({{"name", s.name}, {"command", s.argv}});
+  // The command lines as run: the runner adds --port 0.
+  const auto command_of = [drive](const server_spec& s) {
+    std::vector<std::string> argv = s.argv;
+    if (!drive) argv.insert(argv.end(), {"--port", "0"});
+    return argv;
+  };
+  for (const auto& s : servers) report["servers"].push_back({{"name", s.name}, {"command", command_of(s)}});
 
   const auto write = [&](bool complete, const std::string& reason) {
     report["complete"] = complete;
@@ -586,7 +592,7 @@ int execute(const run_plan& plan, const std::atomic<bool>& interrupt) {
     if (!scaled.empty()) prog.note(w.name + ": " + scaled);
     std::map<std::string, json> per_server;  // name -> server_result
     for (const auto& s : servers)
-      per_server[s.name] = {{"server", s.name}, {"command", s.argv}, {"status", "ok"},
+      per_server[s.name] = {{"server", s.name}, {"command", command_of(s)}, {"status", "ok"},
                             {"status_reason", nullptr}, {"repetitions", json::array()}};
     for (unsigned rep = 1; rep <= plan.repetitions && !interrupt.load(); ++rep) {
       std::vector<const server_spec*> order;
