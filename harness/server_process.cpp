@@ -305,7 +305,11 @@ server_process::server_process(const server_launch& launch) {
 server_process::~server_process() {
   if (pid_ > 0 && !exit_) {
     ::kill(pid_, SIGKILL);
-    reap();
+    try {
+      reap();
+    } catch (const std::system_error&) {
+      // ECHILD: reaped behind our back (SIGCHLD ignored); nothing is left to do.
+    }
   }
   release();
 }
