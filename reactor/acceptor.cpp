@@ -19,6 +19,12 @@ namespace {
 // freed number, or the spare could not be taken back.  Accepting is not a
 // per-request path, so one uncontended lock per accept costs nothing.
 std::mutex descriptor_mutex;
+unique_fd spare;  // guarded by descriptor_mutex
+
+bool restore_spare_locked() noexcept {
+  if (!spare.valid()) spare.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+  return spare.valid();
+}
 
 [[noreturn]] void fail(const char* what) {
   throw std::system_error(errno, std::generic_category(), what);
@@ -71,8 +77,7 @@ acceptor::acceptor(unique_fd listener) : listener_(std::move(listener)) { restor
 
 bool acceptor::restore_spare() noexcept {
   const std::lock_guard lock(descriptor_mutex);
-  if (!spare_.valid()) spare_.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
-  return spare_.valid();
+  return restore_spare_locked();
 }
 
 acceptor::result acceptor::accept_one(unique_fd& out) noexcept {
@@ -92,13 +97,12 @@ acceptor::result acceptor::accept_one(unique_fd& out) noexcept {
         return result::empty;
       case EMFILE:
       case ENFILE: {
-        if (!spare_.valid()) spare_.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
-        if (!spare_.valid()) return result::stalled;
-        spare_.reset();
+        if (!restore_spare_locked()) return result::stalled;
+        spare.reset();
         const int victim = ::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC);
         const int saved = errno;
         if (victim >= 0) ::close(victim);
-        spare_.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+        restore_spare_locked();
         if (victim >= 0) return result::rejected;
         return saved == EAGAIN ? result::empty : result::stalled;
       }

@@ -4,9 +4,11 @@
 //
 // On EMFILE/ENFILE a pending connection would stay in the backlog and a
 // level-triggered listener would be reported ready forever: a busy loop.  As
-// libev and muduo do, the acceptor keeps one spare descriptor open; when the
-// table is full it closes the spare, accepts and closes the connection (the
-// client sees a clean close instead of a hang), and takes the spare back.
+// libev and muduo do, one spare descriptor is kept open (one per process,
+// shared by every loop's acceptor: the step below is serialised anyway); when
+// the table is full the acceptor closes the spare, accepts and closes the
+// connection (the client sees a clean close instead of a hang), and takes the
+// spare back.
 
 #include <cstdint>
 #include <string>
@@ -45,7 +47,6 @@ class acceptor {
 
  private:
   unique_fd listener_;
-  unique_fd spare_;
 };
 
 }  // namespace ioduel::reactor
