@@ -60,7 +60,7 @@ using timer_type = asio::basic_waitable_timer<std::chrono::steady_clock,
 // connection before the client has read the reply.
 inline constexpr std::chrono::milliseconds linger_time{2000};
 // Bytes of input a session holds inline; reads while idle land here.
-inline constexpr std::size_t small_input = 256;
+inline constexpr std::size_t small_input = 128;
 // Backoff before retrying an operation io_uring refused for want of
 // submission-queue space (ENOBUFS).
 inline constexpr std::chrono::milliseconds enobufs_backoff{5};
@@ -552,12 +552,19 @@ class session final : public session_base {
   bool last_read_small_ = true;
   bool closed_ = false;
 
+  // Sized to the operations Asio 1.26 allocates for each (measured on both
+  // backends and both context models; the strand's wrapper is the largest).
+#if defined(BOOST_ASIO_HAS_IO_URING_AS_DEFAULT)
   handler_memory<256> read_memory_;
   handler_memory<320> write_memory_;
-  handler_memory<192, 2> timer_memory_;
-  handler_memory<192> oob_memory_;
-  char small_[small_input];
+#else
+  handler_memory<192> read_memory_;
+  handler_memory<224> write_memory_;
+  handler_memory<176> oob_memory_;
   char oob_byte_ = 0;
+#endif
+  handler_memory<128, 2> timer_memory_;
+  char small_[small_input];
 };
 
 }  // namespace ioduel::proactor
