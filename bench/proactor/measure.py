@@ -1,0 +1,100 @@
+#!/usr/bin/env python3
+"""The proactor's per-request figures, by counts that do not drift with a
+noisy machine.  Each figure is the difference between two runs with
+different request counts, divided by the difference in requests, so start-up
+and shutdown cancel out.
+
+    bench/proactor/measure.py BUILD_DIR allocs|syscalls|idle [--conns N]
+
+allocs:   LD_PRELOAD count_malloc.so (built here from count_malloc.c), runs of
+          R1 and R2 requests, allocations per request.
+syscalls: strace -c -f, runs of R1 and R2 requests, system calls per request
+          by name, with 1 and with 32 requests in flight per connection.
+idle:     10,000 idle connections (one ECHO each first), server RSS per connection.
+"""
+import os, re, signal, subprocess, sys, tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+def start(cmd, env=None, stderr=None):
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=stderr, text=True, env=env)
+    line = p.stdout.readline()
+    if not line.startswith("listening on"):
+        sys.exit(f"no listening line from {cmd}: {line!r}")
+    return p, int(line.strip().rsplit(":", 1)[1])
+
+def load(port, conns, depth, requests):
+    subprocess.run([sys.executable, os.path.join(HERE, "load.py"), str(port), "--conns", str(conns),
+                    "--depth", str(depth), "--requests", str(requests)], check=True,
+                   stdout=subprocess.DEVNULL)
+
+def stop(p):
+    p.send_signal(signal.SIGTERM)
+    rc = p.wait(timeout=30)
+    if rc != 0:
+        sys.exit(f"server exited {rc}")
+
+def servers(build):
+    base = os.path.join(build, "proactor")
+    return {"epoll": [os.path.join(base, "ioduel-proactor")],
+            "io_uring": [os.path.join(base, "ioduel-proactor-uring")]}
+
+def allocs(build, conns):
+    so = os.path.join(tempfile.gettempdir(), "ioduel_count_malloc.so")
+    subprocess.run(["gcc", "-O2", "-shared", "-fPIC", "-o", so, os.path.join(HERE, "count_malloc.c"), "-ldl"],
+                   check=True)
+    for name, cmd in servers(build).items():
+        for depth in (1, 32):
+            counts = {}
+            for r in (20000, 40000):
+                env = dict(os.environ, LD_PRELOAD=so)
+                with tempfile.TemporaryFile("w+") as err:
+                    p, port = start(cmd + ["--port", "0"], env=env, stderr=err)
+                    load(port, conns, depth, r)
+                    stop(p)
+                    err.seek(0)
+                    m = re.search(r"count_malloc: (\d+) allocations", err.read())
+                    counts[r] = int(m.group(1))
+            per = (counts[40000] - counts[20000]) / (conns * 20000)
+            print(f"{name:8} depth {depth:2}: {counts[20000]} allocations for {conns}x20000 requests, "
+                  f"{counts[40000]} for {conns}x40000: {per:.4f} per request")
+
+def strace_counts(path):
+    calls = {}
+    for line in open(path):
+        f = line.split()
+        if len(f) >= 5 and f[0][0].isdigit() and not f[-1] == "total":
+            name = f[-1]
+            n = int(f[3])
+            calls[name] = n
+    return calls
+
+def syscalls(build, conns):
+    for name, cmd in servers(build).items():
+        for depth in (1, 32):
+            runs = {}
+            for r in (5000, 10000):
+                with tempfile.NamedTemporaryFile("w+", suffix=".strace") as out:
+                    p, port = start(["strace", "-c", "-f", "-o", out.name] + cmd + ["--port", "0"])
+                    load(port, conns, depth, r)
+                    stop(p)
+                    runs[r] = strace_counts(out.name)
+            dr = conns * 5000
+            diff = {k: (runs[10000].get(k, 0) - runs[5000].get(k, 0)) / dr for k in runs[10000]}
+            total = sum(diff.values())
+            top = ", ".join(f"{k} {v:.3f}" for k, v in sorted(diff.items(), key=lambda kv: -kv[1]) if v >= 0.005)
+            print(f"{name:8} depth {depth:2}: {total:.3f} system calls per request ({top})")
+
+def idle(build, n):
+    for name, cmd in servers(build).items():
+        for extra in ([], ["--contexts", "shared", "--threads", "2"]):
+            p, port = start(cmd + ["--port", "0"] + extra)
+            out = subprocess.run([sys.executable, os.path.join(HERE, "load.py"), str(port), "--idle", str(n),
+                                  "--pid", str(p.pid)], check=True, capture_output=True, text=True).stdout
+            stop(p)
+            print(f"{name:8} {' '.join(extra) or 'per-thread --threads 1'}: {out.strip()}")
+
+build, what = sys.argv[1], sys.argv[2]
+conns = int(sys.argv[4]) if len(sys.argv) > 4 and sys.argv[3] == "--conns" else 4
+{"allocs": lambda: allocs(build, conns), "syscalls": lambda: syscalls(build, conns),
+ "idle": lambda: idle(build, 10000)}[what]()
