@@ -29,7 +29,10 @@ def load(port, conns, depth, requests):
                    stdout=subprocess.DEVNULL)
 
 def stop(p):
-    p.send_signal(signal.SIGTERM)
+    # Under strace, signal the server itself: strace would detach and leave it running.
+    children = open(f"/proc/{p.pid}/task/{p.pid}/children").read().split()
+    target = int(children[0]) if p.args[0] == "strace" and children else p.pid
+    os.kill(target, signal.SIGTERM)
     rc = p.wait(timeout=30)
     if rc != 0:
         sys.exit(f"server exited {rc}")
