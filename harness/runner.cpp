@@ -276,11 +276,11 @@ server_run run_against_server(const run_plan& plan, const workload& w, const ser
     proc.emplace(launch);
   } catch (const server_unavailable& e) {
     out.status = "unavailable";
-    out.reason = std::string(e.what()) + (e.stderr_tail().empty() ? "" : ": " + e.stderr_tail());
+    out.reason = e.what();  // it ends with the server's stderr
     return out;
   } catch (const server_start_error& e) {
     out.status = "failed";
-    out.reason = std::string(e.what()) + (e.stderr_tail().empty() ? "" : ": " + e.stderr_tail());
+    out.reason = e.what();
     return out;
   }
   const endpoint ep{proc->host(), proc->port()};

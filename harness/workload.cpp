@@ -517,7 +517,8 @@ std::vector<workload> load_workload_file(const std::filesystem::path& file,
   if (!v.is_object() || v.size() != 1)
     throw workload_error(origin + ": field 'variants': must be an object with one parameter, "
                                   "e.g. {\"connections\": [1, 10, 100]}");
-  const auto& [parameter, values] = *v.items().begin();
+  const std::string parameter = v.begin().key();
+  const json& values = v.begin().value();
   if (!is_sweep_parameter(parameter))
     throw workload_error(origin + ": field 'variants." + parameter +
                          "': not a parameter (one of connections, pipeline, size, threads, rate)");
