@@ -10,6 +10,7 @@ allocs:   LD_PRELOAD count_malloc.so (built here from count_malloc.c), runs of
           R1 and R2 requests, allocations per request.
 syscalls: strace -c -f, runs of R1 and R2 requests, system calls per request
           by name, with 1 and with 32 requests in flight per connection.
+SERVER_ARGS in the environment is added to each server's command line.
 idle:     10,000 idle connections (one ECHO each first), server RSS per connection.
 """
 import os, re, signal, subprocess, sys, tempfile
@@ -39,8 +40,9 @@ def stop(p):
 
 def servers(build):
     base = os.path.join(build, "proactor")
-    return {"epoll": [os.path.join(base, "ioduel-proactor")],
-            "io_uring": [os.path.join(base, "ioduel-proactor-uring")]}
+    extra = os.environ.get("SERVER_ARGS", "").split()  # e.g. "--contexts shared --threads 2"
+    return {"epoll": [os.path.join(base, "ioduel-proactor")] + extra,
+            "io_uring": [os.path.join(base, "ioduel-proactor-uring")] + extra}
 
 def allocs(build, conns):
     so = os.path.join(tempfile.gettempdir(), "ioduel_count_malloc.so")
