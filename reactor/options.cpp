@@ -1,22 +1,30 @@
 #include "reactor/options.hpp"
 
-#include <map>
 #include <string>
 
 namespace ioduel::reactor {
 
 void add_reactor_options(CLI::App& app, reactor_options& o) {
   protocol::add_server_options(app, o.common);
-  const std::map<std::string, poller_kind> pollers{
-      {"epoll", poller_kind::epoll}, {"poll", poller_kind::poll}, {"select", poller_kind::select}};
-  app.add_option("--poller", o.poller, "event demultiplexer: epoll, poll or select")
-      ->transform(CLI::CheckedTransformer(pollers, CLI::ignore_case))
+  // Named values are parsed as text: CLI11 would print a uint8_t enum's value
+  // as a raw byte in the help and error messages.
+  app.add_option_function<std::string>(
+         "--poller",
+         [&o](const std::string& v) {
+           o.poller = v == "poll" ? poller_kind::poll
+                      : v == "select" ? poller_kind::select
+                                      : poller_kind::epoll;
+         },
+         "event demultiplexer")
+      ->transform(CLI::IsMember({"epoll", "poll", "select"}, CLI::ignore_case))
       ->default_str("epoll");
-  const std::map<std::string, trigger_mode> triggers{{"edge", trigger_mode::edge},
-                                                     {"level", trigger_mode::level}};
-  app.add_option("--trigger", o.trigger,
-                 "epoll triggering: edge or level (poll and select are always level)")
-      ->transform(CLI::CheckedTransformer(triggers, CLI::ignore_case))
+  app.add_option_function<std::string>(
+         "--trigger",
+         [&o](const std::string& v) {
+           o.trigger = v == "level" ? trigger_mode::level : trigger_mode::edge;
+         },
+         "epoll triggering (poll and select are always level)")
+      ->transform(CLI::IsMember({"edge", "level"}, CLI::ignore_case))
       ->default_str("edge");
   app.add_option("--read-budget", o.read_budget,
                  "bytes one connection may read per loop turn (0 = until the socket is empty)")
