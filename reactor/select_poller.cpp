@@ -23,6 +23,12 @@ void apply(fd_set& s, int fd, bool on) noexcept {
   if (on) FD_SET(fd, &s); else FD_CLR(fd, &s);
 }
 
+void set_interest(fd_set& r, fd_set& w, fd_set& e, int fd, unsigned interest) noexcept {
+  apply(r, fd, interest & want_read);
+  apply(w, fd, interest & want_write);
+  apply(e, fd, interest & want_urgent);
+}
+
 class select_poller final : public poller {
  public:
   select_poller() {
@@ -35,25 +41,18 @@ class select_poller final : public poller {
     if (fd < 0 || fd >= FD_SETSIZE) return false;
     registered_.resize(std::max(registered_.size(), static_cast<std::size_t>(fd) + 1), false);
     registered_[static_cast<std::size_t>(fd)] = true;
-    apply(read_, fd, interest & want_read);
-    apply(write_, fd, interest & want_write);
-    apply(except_, fd, interest & want_urgent);
+    set_interest(read_, write_, except_, fd, interest);
     max_fd_ = std::max(max_fd_, fd);
     return true;
   }
 
   void modify(int fd, unsigned interest) override {
-    if (!registered_in(registered_, fd)) return;
-    apply(read_, fd, interest & want_read);
-    apply(write_, fd, interest & want_write);
-    apply(except_, fd, interest & want_urgent);
+    if (registered_in(registered_, fd)) set_interest(read_, write_, except_, fd, interest);
   }
 
   void remove(int fd) override {
     if (!registered_in(registered_, fd)) return;
-    apply(read_, fd, false);
-    apply(write_, fd, false);
-    apply(except_, fd, false);
+    set_interest(read_, write_, except_, fd, 0);
     registered_[static_cast<std::size_t>(fd)] = false;
     while (max_fd_ >= 0 && !registered_[static_cast<std::size_t>(max_fd_)]) --max_fd_;
   }
