@@ -2,7 +2,6 @@
 
 #include <cstdio>
 #include <iostream>
-#include <map>
 
 namespace ioduel::protocol {
 
@@ -29,10 +28,14 @@ void add_server_options(CLI::App& app, server_options& o) {
   app.add_option("--drain-timeout-ms", o.drain_timeout_ms,
                  "on SIGTERM/SIGINT, how long to finish owed replies before exiting")
       ->capture_default_str();
-  const std::map<std::string, server_mode> modes{{"framed", server_mode::framed},
-                                                 {"raw-echo", server_mode::raw_echo}};
-  app.add_option("--mode", o.mode, "framed: the ioduel protocol; raw-echo: echo bytes unframed")
-      ->transform(CLI::CheckedTransformer(modes, CLI::ignore_case))
+  // Parsed as text so that --help and errors show the names, not enum values.
+  app.add_option_function<std::string>(
+         "--mode",
+         [&o](const std::string& v) {
+           o.mode = v == "raw-echo" ? server_mode::raw_echo : server_mode::framed;
+         },
+         "framed: the ioduel protocol; raw-echo: echo bytes as they come, unframed")
+      ->transform(CLI::IsMember({"framed", "raw-echo"}, CLI::ignore_case))
       ->default_str("framed");
 }
 
