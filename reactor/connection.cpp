@@ -23,6 +23,11 @@ constexpr std::size_t held_input_cap = 64 * 1024;
 // A buffer that grew past this for a burst gives its storage back once empty;
 // smaller ones keep it so steady traffic allocates nothing.
 constexpr std::size_t kept_capacity = 64 * 1024;
+// An input buffer sized for a large frame is freed only after staying empty
+// this long: a connection streaming large frames reuses it (freeing and
+// reallocating a megabyte per frame costs fresh pages, faulted in one by one,
+// on every frame), while one that goes quiet gives it back soon.
+constexpr std::chrono::milliseconds big_input_keep{100};
 // How long a closing connection waits for the peer's FIN before closing
 // anyway.  Closing with unread input would send a reset, which can destroy
 // the last replies before the peer reads them.
@@ -70,6 +75,12 @@ void connection::on_ready() {
 void connection::on_timer(connection_timer which) {
   if (phase_ == phase::done) return;
   switch (which) {
+    case connection_timer::release_input:
+      // Still empty: free it.  Refilled since: the flush that empties it
+      // again arms a new timer.
+      release_pending_ = false;
+      in_.release_if_empty(kept_capacity);
+      return;
     case connection_timer::sleep: {
       if (!sleeping_) return;
       sleeping_ = false;
@@ -178,14 +189,24 @@ void connection::read_input() {
     if (in_.empty() && into_in == 0) {
       // The common case: handle straight from the stack buffer and keep only
       // what is left (a partial frame, or frames waiting their turn).
-      std::size_t used = 0;
-      if (!sleeping_) used = serve_bytes({extra, got});
-      in_.append({extra + used, got - used});
+      serve_from_stack({extra, got});
     } else {
-      in_.commit(std::min(got, into_in));
-      if (got > into_in) in_.append({extra, got - into_in});
+      const std::size_t to_in = std::min(got, into_in);
+      in_.commit(to_in);
+      if (got > to_in) {
+        // The buffer's tail is full, usually because the frame reserved there
+        // is complete: handle it before the overflow is stored, so a large
+        // frame is never moved to make room for the bytes behind it.
+        handle_buffered();
+        if (in_.empty()) {
+          serve_from_stack({extra, got - to_in});
+        } else {
+          in_.append({extra, got - to_in});
+        }
+      }
       handle_buffered();
     }
+    reserve_partial();
     if (failed_) break;
     // A short read means the socket is empty (a new arrival raises a new
     // edge), unless urgent data was seen (reads stop short at the urgent
@@ -224,6 +245,40 @@ void connection::discard_urgent() {
 void connection::handle_buffered() {
   if (phase_ != phase::serving || sleeping_ || output_paused_ || in_.empty()) return;
   in_.consume(serve_bytes(in_.view()));
+}
+
+void connection::serve_from_stack(std::span<const char> data) {
+  std::size_t used = 0;
+  if (!sleeping_) used = serve_bytes(data);
+  const auto rest = data.subspan(used);
+  if (rest.empty()) return;
+  // in_ is empty here: size it for the whole partial frame at once (when its
+  // header is in), so the rest of the payload is read in place.
+  in_.prepare(std::max(partial_frame_size(rest), rest.size()));
+  in_.append(rest);
+}
+
+std::size_t connection::partial_frame_size(std::span<const char> data) const noexcept {
+  // Only a frame that will be read on: not in raw mode, not while a SLEEP
+  // holds input back (read-ahead is capped then), never for a bad header
+  // (an oversized frame's payload is not read, so no room is made for it).
+  const auto& opts = loop_.options();
+  if (phase_ != phase::serving || sleeping_ ||
+      opts.common.mode == protocol::server_mode::raw_echo)
+    return 0;
+  const protocol::parse_options popts{opts.common.max_frame, protocol::role::server};
+  const auto r = protocol::decode_frame(data, popts);
+  if (r.what != protocol::decode_result::status::need_more) return 0;
+  return r.needed;  // the header alone until the header is in
+}
+
+void connection::reserve_partial() {
+  if (in_.empty()) return;
+  const std::size_t need = partial_frame_size(in_.view());
+  // prepare() compacts (moving only the partial frame, a read's worth at
+  // most) or grows to exactly the frame's size; the payload still to come
+  // then lands in place and is never moved again.
+  if (need > in_.readable()) in_.prepare(need - in_.readable());
 }
 
 std::size_t connection::serve_bytes(std::span<const char> data) {
@@ -308,7 +363,10 @@ void connection::flush() {
     output_paused_ = false;
   }
   out_.release_if_empty(kept_capacity);
-  in_.release_if_empty(kept_capacity);
+  if (in_.empty() && in_.capacity() > kept_capacity && !release_pending_) {
+    release_pending_ = true;
+    loop_.schedule(loop_.now() + big_input_keep, connection_timer::release_input, *this);
+  }
 }
 
 void connection::send_from(buffer& b) {

@@ -6,7 +6,8 @@
 // buffer (or to out_ when output is already queued) -> send at once -> only
 // what the socket would not take stays in out_.  A connection that queues
 // nothing owns no buffer storage at all, which is what keeps idle
-// connections small.
+// connections small.  A partial frame whose header is in gets in_ sized for
+// the whole frame, so its payload is read in place and parsed once.
 //
 // The connection never destroys itself: it moves to phase::done and the event
 // loop, which owns it, reaps it after the call returns.
@@ -24,7 +25,7 @@ namespace ioduel::reactor {
 class event_loop;
 
 // The timers a connection asks its loop for.
-enum class connection_timer : std::uint8_t { idle, sleep, linger };
+enum class connection_timer : std::uint8_t { idle, sleep, linger, release_input };
 
 class connection {
  public:
@@ -64,6 +65,9 @@ class connection {
   void discard_input();
   void discard_urgent();
   void handle_buffered();
+  void serve_from_stack(std::span<const char> data);
+  std::size_t partial_frame_size(std::span<const char> data) const noexcept;
+  void reserve_partial();
   std::size_t serve_bytes(std::span<const char> data);
   std::size_t handle_frames(std::span<const char> data, bool& full);
   buffer& reply_target() noexcept;
@@ -92,6 +96,7 @@ class connection {
   bool eof_pending_ = false;     // the poller saw the peer's FIN: read on until it shows
   bool queued_ = false;          // in the loop's ready list
   bool final_read_ = false;      // the one read allowed while starting to drain
+  bool release_pending_ = false; // a timer will free in_'s big storage if it is still empty
 };
 
 }  // namespace ioduel::reactor
