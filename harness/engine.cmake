@@ -15,27 +15,13 @@ target_compile_definitions(ioduel_harness PRIVATE
   IODUEL_BUILD_DIR="${PROJECT_BINARY_DIR}"
   IODUEL_BUILD_TYPE="${CMAKE_BUILD_TYPE}"
   IODUEL_VERSION="${PROJECT_VERSION}")
-# The histogram, statistics and server_process parts live beside this one
-# (measure.cmake, server_process.cmake).
-foreach(part ioduel_measure ioduel_server_process)
-  if(TARGET ${part})
-    target_link_libraries(ioduel_harness PUBLIC ${part})
-  endif()
-endforeach()
+# The histogram, statistics, show/compare and server_process parts live beside
+# this one (measure.cmake, server_process.cmake).
+target_link_libraries(ioduel_harness PUBLIC ioduel_measure ioduel_server_process)
 
 add_executable(ioduel ${CMAKE_CURRENT_LIST_DIR}/main.cpp)
 target_link_libraries(ioduel PRIVATE ioduel_harness CLI11::CLI11)
 target_compile_definitions(ioduel PRIVATE IODUEL_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
-# show and compare come from the measuring half once it has them.
-if(TARGET ioduel_measure)
-  get_target_property(_ioduel_measure_sources ioduel_measure SOURCES)
-  foreach(cmd show compare)
-    if("${_ioduel_measure_sources}" MATCHES "/${cmd}\\.cpp")
-      string(TOUPPER ${cmd} _upper)
-      target_compile_definitions(ioduel PRIVATE IODUEL_HAVE_${_upper}=1)
-    endif()
-  endforeach()
-endif()
 
 # The reference client the harness's overhead is measured against: one
 # blocking socket, one 64-byte ECHO at a time, nothing else.

@@ -21,14 +21,8 @@
 #include "harness/runner.hpp"
 #include "harness/workload.hpp"
 
-// show and compare belong to the measuring half; engine.cmake defines these
-// once ioduel_measure holds them.
-#ifdef IODUEL_HAVE_SHOW
-#include "harness/show.hpp"
-#endif
-#ifdef IODUEL_HAVE_COMPARE
 #include "harness/compare.hpp"
-#endif
+#include "harness/show.hpp"
 
 #ifndef IODUEL_SOURCE_DIR
 #define IODUEL_SOURCE_DIR "."
@@ -232,13 +226,22 @@ int main(int argc, char** argv) {
 
   std::string show_file;
   std::vector<std::string> compare_files;
-  bool show_json = false, compare_json = false;
+  std::string show_format = "text", compare_format = "text";
+  const auto add_format = [](CLI::App* cmd, std::string& format) {
+    cmd->add_option("--format", format, "text: a table for people (100 columns); json: for scripts")
+        ->check(CLI::IsMember({"text", "json"}))
+        ->capture_default_str();
+  };
   auto* show = app.add_subcommand("show", "print a report's results as a table");
   show->add_option("report", show_file, "report file")->required()->check(CLI::ExistingFile);
-  show->add_flag("--json", show_json, "print JSON instead of a table");
-  auto* compare = app.add_subcommand("compare", "compare servers across reports, with confidence intervals");
-  compare->add_option("report", compare_files, "report files")->required()->check(CLI::ExistingFile);
-  compare->add_flag("--json", compare_json, "print JSON instead of a table");
+  add_format(show, show_format);
+  auto* compare = app.add_subcommand(
+      "compare", "one report: its servers side by side; two: before and after, with ratios and verdicts");
+  compare->add_option("report", compare_files, "one or two report files")
+      ->required()
+      ->expected(1, 2)
+      ->check(CLI::ExistingFile);
+  add_format(compare, compare_format);
 
   try {
     app.parse(argc, argv);
@@ -320,21 +323,9 @@ int main(int argc, char** argv) {
       plan.out = sweep_o.out.empty() ? default_out("sweep") : sweep_o.out;
       plan.quiet = sweep_o.quiet;
     } else if (*show) {
-#ifdef IODUEL_HAVE_SHOW
-      return run_show(show_file, show_json, std::cout, std::cerr);
-#else
-      (void)show_json;
-      std::cerr << "ioduel: show is not built into this harness yet\n";
-      return 1;
-#endif
+      return run_show(show_file, show_format == "json", std::cout, std::cerr);
     } else if (*compare) {
-#ifdef IODUEL_HAVE_COMPARE
-      return run_compare(compare_files, compare_json, std::cout, std::cerr);
-#else
-      (void)compare_json;
-      std::cerr << "ioduel: compare is not built into this harness yet\n";
-      return 1;
-#endif
+      return run_compare(compare_files, compare_format == "json", std::cout, std::cerr);
     }
     return execute(plan, interrupted);
   } catch (const CLI::ParseError& e) {

@@ -18,10 +18,7 @@
 #include "harness/server_process.hpp"
 #include "harness/stats_client.hpp"
 
-#if __has_include("harness/statistics.hpp")
 #include "harness/statistics.hpp"
-#define IODUEL_HAVE_STATISTICS 1
-#endif
 
 #ifndef IODUEL_BUILD_DIR
 #define IODUEL_BUILD_DIR ""
@@ -43,17 +40,9 @@ json interval_json(double low, double high) { return {{"low", low}, {"high", hig
 // and the reason why.
 json estimate_json(const std::vector<double>& samples) {
   if (samples.empty()) return nullptr;
-#ifdef IODUEL_HAVE_STATISTICS
   const estimate e = median_with_ci(samples);
   json j = {{"median", e.median}, {"ci95", nullptr}, {"reason", nullptr}};
   if (e.ci95) j["ci95"] = interval_json(e.ci95->low, e.ci95->high);
-#else
-  std::vector<double> s = samples;
-  std::sort(s.begin(), s.end());
-  const std::size_t n = s.size();
-  const double median = n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
-  json j = {{"median", median}, {"ci95", nullptr}, {"reason", "built without harness/statistics"}};
-#endif
   if (j["ci95"].is_null() && j["reason"].is_null())
     j["reason"] = samples.size() < 2 ? "one repetition: no interval can be given"
                                      : "too few repetitions for a 95% interval";
@@ -71,7 +60,6 @@ json ratio_json(const std::vector<double>& candidate, const std::vector<double>&
     j["reason"] = "no valid repetition on one side";
     return j;
   }
-#ifdef IODUEL_HAVE_STATISTICS
   const ratio_estimate r = ratio_of_medians(candidate, baseline, higher_is_better);
   j["ratio"] = std::isfinite(r.ratio) ? json(r.ratio) : json(nullptr);
   if (r.ci95) j["ci95"] = interval_json(r.ci95->low, r.ci95->high);
@@ -81,11 +69,6 @@ json ratio_json(const std::vector<double>& candidate, const std::vector<double>&
     case verdict::no_significant_difference: j["verdict"] = "no_significant_difference"; break;
     case verdict::undetermined: j["verdict"] = "undetermined"; break;
   }
-#else
-  const double c = estimate_json(candidate)["median"].get<double>();
-  const double b = estimate_json(baseline)["median"].get<double>();
-  if (b != 0) j["ratio"] = c / b;
-#endif
   if (j["ci95"].is_null())
     j["reason"] = std::min(candidate.size(), baseline.size()) < 2
                       ? "one repetition: no interval can be given"

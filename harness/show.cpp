@@ -117,19 +117,21 @@ void print_header(const json& s, std::ostream& out) {
 }
 
 void print_servers(const json& servers, std::ostream& out) {
-  out << row_end(cell("server", 11) + cell("status", 9) + cell("req/s", 7, true) +
-                 cell("95% CI", 16) + cell("p50 us", 7, true) + cell("p99 us", 7, true) +
+  out << row_end(cell("server", 14) + cell("status", 8) + cell("req/s", 7, true) +
+                 cell("95% CI", 15) + cell("p50 us", 7, true) + cell("p99 us", 7, true) +
                  cell("p99.9 us", 8, true) + cell("cpu us/req", 10, true) +
                  cell("RSS MiB", 7, true) + cell("errors", 6, true));
   for (const json& s : servers) {
     const json throughput = s.value("throughput_rps", json());
     const std::optional<interval> ci =
         throughput.is_object() ? interval_of(throughput.value("ci95", json())) : std::nullopt;
+    // The flags under the table spell out every status but ok.
     std::string status = s.value("status", "");
+    if (status == "unavailable") status = "unavail";
     if (s.value("generator_saturated", 0) > 0) status += "!";
-    out << row_end(cell(s.value("server", ""), 11) + cell(status, 9) +
+    out << row_end(cell(s.value("server", ""), 14) + cell(status, 8) +
                    cell(estimate_text(throughput), 7, true) +
-                   cell(format_interval(ci, format_number), 16) +
+                   cell(format_interval(ci, format_number), 15) +
                    cell(estimate_text(s.value("p50_us", json())), 7, true) +
                    cell(estimate_text(s.value("p99_us", json())), 7, true) +
                    cell(estimate_text(s.value("p99_9_us", json())), 8, true) +
@@ -142,14 +144,14 @@ void print_servers(const json& servers, std::ostream& out) {
 void print_comparisons(const json& comparisons, std::ostream& out) {
   for (const json& c : comparisons) {
     out << "\n"
-        << cell("  " + c.value("candidate", "") + " vs " + c.value("baseline", ""), 26)
+        << cell("  " + c.value("candidate", "") + " vs " + c.value("baseline", ""), 30)
         << cell("ratio", 6, true) << cell("95% CI", 16) << "verdict\n";
     std::set<std::string> reasons;
     const json& metrics = object_field(c, "metrics");
     for (const auto& m : report_metrics()) {
       const json r = metrics.value(m.key, json());
       if (!r.is_object()) continue;
-      out << cell("    " + std::string(m.label), 26) << cell(format_ratio(number(r, "ratio")), 6, true)
+      out << cell("    " + std::string(m.label), 30) << cell(format_ratio(number(r, "ratio")), 6, true)
           << cell(format_interval(interval_of(r.value("ci95", json()))), 16)
           << words(r.value("verdict", "")) << "\n";
       if (const json reason = r.value("reason", json()); reason.is_string())

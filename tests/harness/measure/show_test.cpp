@@ -76,7 +76,7 @@ BOOST_AUTO_TEST_CASE(text_shows_tables_verdicts_and_flags_in_100_columns) {
   BOOST_TEST(t::widest_line(text) < 100u, text);
   BOOST_TEST(has(text, "== pingpong"), text);
   BOOST_TEST(has(text, "INCOMPLETE: interrupted by SIGINT"), text);
-  BOOST_TEST(has(text, "reactor     ok!"), text);  // ! marks a saturated generator
+  BOOST_TEST(has(text, "reactor        ok!"), text);  // ! marks a saturated generator
   BOOST_TEST(has(text, "40.0k"), text);
   BOOST_TEST(has(text, "proactor vs reactor"), text);
   BOOST_TEST(has(text, "0.900 [0.880, 0.920]"), text);
