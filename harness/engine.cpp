@@ -205,7 +205,7 @@ class worker {
  public:
   worker(const workload& w, unsigned index, unsigned threads, const sockaddr_storage& addr,
          socklen_t addr_len, const pattern_buffer& pattern, shared_control& control)
-      : w_(w), index_(index), addr_(addr), addr_len_(addr_len), pattern_(pattern), control_(control),
+      : w_(w), addr_(addr), addr_len_(addr_len), pattern_(pattern), control_(control),
         epoll_(::epoll_create1(EPOLL_CLOEXEC)), wake_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)),
         read_buf_(read_buffer_size) {
     if (!epoll_ || !wake_) throw std::system_error(errno, std::generic_category(), "epoll/eventfd");
@@ -845,7 +845,6 @@ class worker {
   };
 
   const workload& w_;
-  unsigned index_;
   const sockaddr_storage& addr_;
   socklen_t addr_len_;
   const pattern_buffer& pattern_;

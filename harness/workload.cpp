@@ -88,12 +88,14 @@ class field_reader {
 
   // Call last: any field not read is an error.
   void no_other_fields(std::initializer_list<const char*> also_allowed = {}) const {
-    for (const auto& [k, v] : j_.items()) {
+    for (const auto& item : j_.items()) {
+      // Named, not a structured binding: clang 14 cannot capture those.
+      const std::string& k = item.key();
       if (seen_.count(k)) continue;
       if (std::any_of(also_allowed.begin(), also_allowed.end(),
                       [&k](const char* a) { return k == a; }))
         continue;
-      if (v.is_null()) continue;
+      if (item.value().is_null()) continue;
       fail(k, "is not a known field (see docs/workloads.md)");
     }
   }
