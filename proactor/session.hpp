@@ -485,9 +485,16 @@ class session final : public session_base {
         arm_oob_wait();
         step();
       });
+    } else if (!closed_ && ec == asio::error::invalid_argument) {
+      // EINVAL: the urgent byte this wake-up announced was already read.  With
+      // several threads on one io_context, an EPOLLPRI event taken before the
+      // byte was read can be performed after the wait was re-armed; dropping
+      // the wait then would leave the next urgent byte uncounted.  Wait again:
+      // only a fresh EPOLLPRI (or an error or hang-up, which the read path
+      // closes on) performs it.
+      guarded([&] { arm_oob_wait(); });
     }
-    // Otherwise an error or a hang-up woke the wait (EINVAL: no urgent byte):
-    // the read path reports it.
+    // Otherwise an error or a hang-up woke the wait: the read path reports it.
     finish_handler();
   }
 
