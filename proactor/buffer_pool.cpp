@@ -1,7 +1,14 @@
 #include "proactor/buffer_pool.hpp"
 
+#include <sanitizer/asan_interface.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <bit>
+#include <cstdint>
 #include <cstring>
+#include <ctime>
 #include <new>
 #include <vector>
 
@@ -12,7 +19,7 @@ namespace {
 
 // Size classes min_block << k; 17 classes reach 1 GiB, the largest max frame.
 constexpr std::size_t class_count = 17;
-// Most a thread keeps cached; blocks beyond it go back to the heap.
+// Most a thread keeps cached; blocks beyond it are unmapped.
 constexpr std::size_t cache_limit = 64u << 20;
 
 std::size_t class_of(std::size_t n) noexcept {
@@ -20,16 +27,105 @@ std::size_t class_of(std::size_t n) noexcept {
   return static_cast<std::size_t>(std::bit_width(std::bit_ceil(blocks)) - 1);
 }
 
+#if defined(__SANITIZE_ADDRESS__)
+#define IODUEL_POOL_ON_HEAP 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define IODUEL_POOL_ON_HEAP 1
+#endif
+#endif
+
+// Each block is its own anonymous mapping (see buffer_pool.hpp): freeing it
+// returns its pages to the kernel at once, whatever else lives around it.
+// Under ASan blocks come from the heap instead, where ASan puts redzones
+// around them; ASan knows nothing of our mappings.
+char* map_block(std::size_t bytes) {
+#ifdef IODUEL_POOL_ON_HEAP
+  return static_cast<char*>(::operator new(bytes));
+#else
+  void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) throw std::bad_alloc();
+  return static_cast<char*>(p);
+#endif
+}
+
+void unmap_block(char* block, std::size_t bytes) noexcept {
+  ASAN_UNPOISON_MEMORY_REGION(block, bytes);
+#ifdef IODUEL_POOL_ON_HEAP
+  ::operator delete(block);
+  (void)bytes;
+#else
+  ::munmap(block, bytes);
+#endif
+}
+
+// A size past the largest class, rounded up to whole pages.
+std::size_t whole_pages(std::size_t n) noexcept {
+  static const std::size_t page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+  return (n + page - 1) / page * page;
+}
+
+// Milliseconds on the coarse monotonic clock: a vDSO read of the last tick,
+// cheap enough to take on every block operation.
+std::int64_t coarse_now_ms() noexcept {
+  timespec ts{};
+  ::clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1'000'000;
+}
+
+// One size class: free blocks, oldest first, and the fewest there were at
+// any moment of the current period.
+struct size_class {
+  std::vector<char*> blocks;
+  std::size_t low_water = 0;
+};
+
 struct cache {
-  std::vector<char*> free[class_count];
+  size_class classes[class_count];
   std::size_t bytes = 0;
+  // Bytes acquired here less bytes released here; in the shared-context
+  // model a block may come back on another thread, so one thread's figure
+  // may even be negative, but the sum over threads is exact.
+  std::int64_t lent = 0;
+  std::int64_t period_ms = decay_period.count();
+  std::int64_t period_ends_ms = coarse_now_ms() + period_ms;
 
   cache() = default;
   cache(const cache&) = delete;
   cache& operator=(const cache&) = delete;
   ~cache() {
-    for (auto& list : free)
-      for (char* b : list) ::operator delete(b);
+    for (std::size_t k = 0; k < class_count; ++k)
+      for (char* b : classes[k].blocks) unmap_block(b, min_block << k);
+  }
+
+  void maybe_end_period() noexcept {
+    if (coarse_now_ms() >= period_ends_ms) end_period();
+  }
+
+  void end_period() noexcept {
+    for (std::size_t k = 0; k < class_count; ++k) {
+      auto& c = classes[k];
+      // The oldest low_water blocks were never taken during the period.
+      for (std::size_t i = 0; i < c.low_water; ++i) unmap_block(c.blocks[i], min_block << k);
+      c.blocks.erase(c.blocks.begin(), c.blocks.begin() + static_cast<std::ptrdiff_t>(c.low_water));
+      bytes -= c.low_water * (min_block << k);
+      c.low_water = c.blocks.size();
+    }
+    period_ends_ms = coarse_now_ms() + period_ms;
+  }
+
+  void cut_to(std::size_t limit) noexcept {
+    // Largest classes first: they are most of the bytes.
+    for (std::size_t k = class_count; k-- > 0 && bytes > limit;) {
+      auto& c = classes[k];
+      std::size_t drop = 0;
+      while (drop < c.blocks.size() && bytes > limit) {
+        unmap_block(c.blocks[drop++], min_block << k);
+        bytes -= min_block << k;
+      }
+      c.blocks.erase(c.blocks.begin(), c.blocks.begin() + static_cast<std::ptrdiff_t>(drop));
+      if (c.low_water > c.blocks.size()) c.low_water = c.blocks.size();
+    }
   }
 };
 
@@ -42,36 +138,60 @@ cache& local() noexcept {
 
 char* acquire(std::size_t n, std::size_t& capacity) {
   const std::size_t k = class_of(n < min_block ? min_block : n);
-  capacity = k < class_count ? min_block << k : n;
-  if (k < class_count) {
-    auto& c = local();
-    if (!c.free[k].empty()) {
-      char* b = c.free[k].back();
-      c.free[k].pop_back();
-      c.bytes -= capacity;
-      return b;
-    }
+  const std::size_t cap = k < class_count ? min_block << k : whole_pages(n);
+  auto& c = local();
+  c.maybe_end_period();
+  char* b = nullptr;
+  if (k < class_count && !c.classes[k].blocks.empty()) {
+    auto& sc = c.classes[k];
+    b = sc.blocks.back();
+    sc.blocks.pop_back();
+    ASAN_UNPOISON_MEMORY_REGION(b, cap);
+    if (sc.blocks.size() < sc.low_water) sc.low_water = sc.blocks.size();
+    c.bytes -= cap;
+  } else {
+    b = map_block(cap);
   }
-  return static_cast<char*>(::operator new(capacity));
+  c.lent += static_cast<std::int64_t>(cap);
+  capacity = cap;
+  return b;
 }
 
 void release(char* block, std::size_t capacity) noexcept {
   if (block == nullptr) return;
   const std::size_t k = class_of(capacity);
   auto& c = local();
+  c.maybe_end_period();
+  c.lent -= static_cast<std::int64_t>(capacity);
   if (k < class_count && (min_block << k) == capacity && c.bytes + capacity <= cache_limit) {
     try {
-      c.free[k].push_back(block);
+      c.classes[k].blocks.push_back(block);
       c.bytes += capacity;
+      // A cached block is nobody's: under ASan, touching it is a use after release.
+      ASAN_POISON_MEMORY_REGION(block, capacity);
       return;
     } catch (const std::bad_alloc&) {
       // Fall through: free it instead of caching it.
     }
   }
-  ::operator delete(block);
+  unmap_block(block, capacity);
 }
 
 std::size_t cached_bytes() noexcept { return local().bytes; }
+
+void set_decay_period(std::chrono::milliseconds period) noexcept {
+  auto& c = local();
+  c.period_ms = period.count();
+  c.period_ends_ms = coarse_now_ms() + c.period_ms;
+}
+
+void end_decay_period() noexcept { local().end_period(); }
+
+void give_back_surplus() noexcept {
+  auto& c = local();
+  const std::size_t lent = c.lent > 0 ? static_cast<std::size_t>(c.lent) : 0;
+  c.cut_to(std::max(retained_floor, lent));
+}
 
 }  // namespace block_pool
 

@@ -4,12 +4,33 @@
 // A session holds a pooled block only while it has bytes in hand (a partial
 // frame, replies not yet written): an idle connection holds none, which is
 // what keeps 10,000 idle connections cheap, and a busy one borrows and returns
-// blocks without touching the heap once the pool is warm.  Blocks come in
+// blocks without a system call once the pool is warm.  Blocks come in
 // power-of-two size classes from block_pool::min_block up, so a frame near the
 // max frame still recycles.  The pool is thread_local: in the shared-context
 // model a block may be returned on another thread than the one it came from,
 // which only moves it between caches.
+//
+// A cache that kept every block ever returned would hold the highest number
+// of blocks a thread has ever had lent out at once: under a steady random load
+// that peak keeps creeping up, and so does the server's RSS, long after the
+// load that set it is gone.  So the cache decays: once a period, each size
+// class unmaps as many blocks as lay unused in it for the
+// whole period (its low-water mark), the way Netty's thread caches and
+// jemalloc's decay do.  What stays is what the last period needed.  And
+// when a connection goes, the cache is cut to the bytes this thread still has
+// lent out (or a small floor): clients that left take their share with them,
+// so a server whose load has ended holds no more than the floor, whatever the
+// load was.
+//
+// Those pages must then really go back.  A block is its own anonymous
+// mapping, not a malloc chunk: glibc raises its mmap threshold each time it
+// frees a mapped chunk, so 16 KiB to 1 MiB blocks end up in the brk heap,
+// where freed blocks between live small objects never shrink the RSS, which
+// then ratchets up with every new mix of addresses (measured: +10-20% over a
+// 60 s soak).  Unmapping returns a block's pages at once; the cache keeps
+// mappings from being made per request.
 
+#include <chrono>
 #include <cstddef>
 #include <span>
 #include <utility>
@@ -19,13 +40,28 @@ namespace ioduel::proactor {
 namespace block_pool {
 
 inline constexpr std::size_t min_block = 16 * 1024;
+// How long a cached block may lie unused before it is unmapped.
+inline constexpr std::chrono::milliseconds decay_period{1000};
+// What give_back_surplus() always lets a thread keep: enough for a few
+// connections' blocks, so one client's request-reply cycle reuses them.
+inline constexpr std::size_t retained_floor = 256 * 1024;
 
 // A block of at least `n` bytes; its real size goes to `capacity`.
 char* acquire(std::size_t n, std::size_t& capacity);
 // Gives back a block acquire() handed out, with the capacity it reported.
 void release(char* block, std::size_t capacity) noexcept;
+// Cut this thread's cache to max(retained_floor, bytes it has lent out).
+// Called when a connection is destroyed.
+void give_back_surplus() noexcept;
 // Bytes held in this thread's cache (for tests).
 std::size_t cached_bytes() noexcept;
+// Changes this thread's decay period (tests make it long, so that only
+// their own end_decay_period() calls end one).
+void set_decay_period(std::chrono::milliseconds period) noexcept;
+// Ends a decay period now: frees the blocks of this thread's cache that lay
+// unused since the previous period ended.  acquire() and release() call it
+// once decay_period has passed; tests call it directly.
+void end_decay_period() noexcept;
 
 }  // namespace block_pool
 

@@ -127,6 +127,7 @@ class session final : public session_base {
   void destroy() noexcept {
     session_host& host = ctx_.host;
     delete this;
+    block_pool::give_back_surplus();  // a client that left takes its share of the pool
     host.session_destroyed();
   }
 

@@ -1,7 +1,10 @@
 #include <boost/test/unit_test.hpp>
 
+#include <chrono>
 #include <cstring>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "proactor/buffer_pool.hpp"
 #include "protocol/replies.hpp"
@@ -29,6 +32,81 @@ BOOST_AUTO_TEST_CASE(sizes_round_up_to_power_of_two_classes) {
   block_pool::release(a, cap);
   char* b = block_pool::acquire((1u << 20) + 16, cap);
   BOOST_TEST(cap == (2u << 20));
+  block_pool::release(b, cap);
+}
+
+// Starts a case from an empty cache, with periods that end only when the
+// case says so.
+void empty_the_cache() {
+  block_pool::set_decay_period(std::chrono::hours(24));
+  block_pool::end_decay_period();
+  block_pool::end_decay_period();
+  BOOST_REQUIRE(block_pool::cached_bytes() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(blocks_unused_for_a_whole_period_are_given_back) {
+  empty_the_cache();
+  std::size_t cap = 0;
+  char* a = block_pool::acquire(block_pool::min_block, cap);
+  char* b = block_pool::acquire(block_pool::min_block, cap);
+  block_pool::release(a, cap);
+  block_pool::release(b, cap);
+  BOOST_TEST(block_pool::cached_bytes() == 2 * cap);
+  // Cached during this period: they survive its end (they may be needed)...
+  block_pool::end_decay_period();
+  BOOST_TEST(block_pool::cached_bytes() == 2 * cap);
+  // ...but lie unused through the next one, so its end unmaps them.
+  block_pool::end_decay_period();
+  BOOST_TEST(block_pool::cached_bytes() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(a_block_in_use_every_period_stays_cached) {
+  empty_the_cache();
+  std::size_t cap = 0;
+  char* a = block_pool::acquire(block_pool::min_block, cap);
+  block_pool::release(a, cap);
+  char* spare = block_pool::acquire(4 * block_pool::min_block, cap);
+  block_pool::release(spare, cap);
+  for (int period = 0; period < 3; ++period) {
+    std::size_t c = 0;
+    char* b = block_pool::acquire(block_pool::min_block, c);
+    BOOST_TEST(b == a);  // reused, not mapped afresh
+    block_pool::release(b, c);
+    block_pool::end_decay_period();
+  }
+  // The 16 KiB block was taken in every period; the 64 KiB one never was.
+  BOOST_TEST(block_pool::cached_bytes() == block_pool::min_block);
+  empty_the_cache();
+}
+
+BOOST_AUTO_TEST_CASE(a_departing_client_cuts_the_cache_to_what_is_still_lent) {
+  empty_the_cache();
+  // Lent: 1 MiB (a session still holding it).  Cached: 2 MiB of returned blocks.
+  std::size_t held_cap = 0;
+  char* held = block_pool::acquire(1u << 20, held_cap);
+  std::vector<std::pair<char*, std::size_t>> returned;
+  for (int i = 0; i < 8; ++i) {
+    std::size_t c = 0;
+    returned.emplace_back(block_pool::acquire(256u << 10, c), c);
+  }
+  for (auto [b, c] : returned) block_pool::release(b, c);
+  BOOST_TEST(block_pool::cached_bytes() == (2u << 20));
+  block_pool::give_back_surplus();
+  BOOST_TEST(block_pool::cached_bytes() <= held_cap);
+  BOOST_TEST(block_pool::cached_bytes() >= block_pool::retained_floor);
+  // Once nothing is lent, only the floor may stay.
+  block_pool::release(held, held_cap);
+  block_pool::give_back_surplus();
+  BOOST_TEST(block_pool::cached_bytes() <= block_pool::retained_floor);
+  empty_the_cache();
+}
+
+BOOST_AUTO_TEST_CASE(blocks_are_writable_to_their_last_byte) {
+  std::size_t cap = 0;
+  char* b = block_pool::acquire(3 * block_pool::min_block + 1, cap);
+  BOOST_TEST(cap == 4 * block_pool::min_block);
+  std::memset(b, 0x5a, cap);
+  BOOST_TEST(b[cap - 1] == 0x5a);
   block_pool::release(b, cap);
 }
 
