@@ -25,7 +25,7 @@
 #include <thread>
 
 #include "harness/schedule.hpp"
-#include "harness/unique_fd.hpp"
+#include "base/unique_fd.hpp"
 
 namespace ioduel::harness {
 

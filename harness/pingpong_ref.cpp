@@ -19,7 +19,7 @@
 
 #include "harness/engine.hpp"
 #include "harness/histogram.hpp"
-#include "harness/unique_fd.hpp"
+#include "base/unique_fd.hpp"
 #include "protocol/frame.hpp"
 
 namespace {
@@ -81,7 +81,7 @@ int main(int argc, char** argv) {
     std::cerr << "ioduel-pingpong-ref: cannot resolve " << target << "\n";
     return 1;
   }
-  harness::unique_fd fd(::socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  unique_fd fd(::socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0));
   const bool ok = fd && ::connect(fd.get(), res->ai_addr, res->ai_addrlen) == 0;
   ::freeaddrinfo(res);
   if (!ok) {

@@ -14,7 +14,7 @@
 #include <stdexcept>
 #include <thread>
 
-#include "harness/unique_fd.hpp"
+#include "base/unique_fd.hpp"
 
 #ifndef IODUEL_SOURCE_DIR
 #define IODUEL_SOURCE_DIR "."

@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "harness/unique_fd.hpp"
+#include "base/unique_fd.hpp"
 #include "protocol/frame.hpp"
 
 namespace ioduel::harness {

@@ -13,7 +13,7 @@
 #include <cstdint>
 #include <string>
 
-#include "reactor/unique_fd.hpp"
+#include "base/unique_fd.hpp"
 
 namespace ioduel::reactor {
 

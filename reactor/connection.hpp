@@ -18,7 +18,7 @@
 
 #include "reactor/buffer.hpp"
 #include "reactor/poller.hpp"
-#include "reactor/unique_fd.hpp"
+#include "base/unique_fd.hpp"
 
 namespace ioduel::reactor {
 

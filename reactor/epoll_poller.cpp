@@ -6,7 +6,7 @@
 #include <system_error>
 
 #include "reactor/poller.hpp"
-#include "reactor/unique_fd.hpp"
+#include "base/unique_fd.hpp"
 
 namespace ioduel::reactor {
 

@@ -25,7 +25,7 @@
 #include "reactor/options.hpp"
 #include "reactor/poller.hpp"
 #include "reactor/timer_queue.hpp"
-#include "reactor/unique_fd.hpp"
+#include "base/unique_fd.hpp"
 
 namespace ioduel::reactor {
 

@@ -14,9 +14,10 @@
 #include <vector>
 
 #include "reactor/poller.hpp"
-#include "reactor/unique_fd.hpp"
+#include "base/unique_fd.hpp"
 
 using namespace ioduel::reactor;
+using ioduel::unique_fd;
 namespace data = boost::unit_test::data;
 
 namespace {

@@ -18,7 +18,7 @@
 #include <thread>
 #include <vector>
 
-#include "harness/unique_fd.hpp"
+#include "base/unique_fd.hpp"
 
 namespace ioduel::harness::test {
 

@@ -1,13 +1,14 @@
 #pragma once
-// unique_fd: sole owner of a file descriptor, closed when the owner goes.
-// Every descriptor the reactor opens lives in one of these, so no error path
-// can leak one.
+// unique_fd: sole owner of a file descriptor, closed exactly once when the
+// owner goes.  Every descriptor the reactor and the harness open lives in one
+// of these, so no error path can leak one.  (The proactor's descriptors are
+// owned by Asio's sockets.)
 
 #include <unistd.h>
 
 #include <utility>
 
-namespace ioduel::reactor {
+namespace ioduel {
 
 class unique_fd {
  public:
@@ -24,6 +25,7 @@ class unique_fd {
 
   int get() const noexcept { return fd_; }
   bool valid() const noexcept { return fd_ >= 0; }
+  explicit operator bool() const noexcept { return valid(); }
   void reset(int fd = -1) noexcept {
     if (fd_ >= 0) ::close(fd_);
     fd_ = fd;
@@ -33,4 +35,4 @@ class unique_fd {
   int fd_ = -1;
 };
 
-}  // namespace ioduel::reactor
+}  // namespace ioduel
