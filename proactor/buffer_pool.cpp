@@ -104,12 +104,9 @@ struct cache {
 
   void end_period() noexcept {
     for (std::size_t k = 0; k < class_count; ++k) {
-      auto& c = classes[k];
       // The oldest low_water blocks were never taken during the period.
-      for (std::size_t i = 0; i < c.low_water; ++i) unmap_block(c.blocks[i], min_block << k);
-      c.blocks.erase(c.blocks.begin(), c.blocks.begin() + static_cast<std::ptrdiff_t>(c.low_water));
-      bytes -= c.low_water * (min_block << k);
-      c.low_water = c.blocks.size();
+      drop_oldest(k, classes[k].low_water);
+      classes[k].low_water = classes[k].blocks.size();
     }
     period_ends_ms = coarse_now_ms() + period_ms;
   }
@@ -117,15 +114,18 @@ struct cache {
   void cut_to(std::size_t limit) noexcept {
     // Largest classes first: they are most of the bytes.
     for (std::size_t k = class_count; k-- > 0 && bytes > limit;) {
-      auto& c = classes[k];
-      std::size_t drop = 0;
-      while (drop < c.blocks.size() && bytes > limit) {
-        unmap_block(c.blocks[drop++], min_block << k);
-        bytes -= min_block << k;
-      }
-      c.blocks.erase(c.blocks.begin(), c.blocks.begin() + static_cast<std::ptrdiff_t>(drop));
-      if (c.low_water > c.blocks.size()) c.low_water = c.blocks.size();
+      const std::size_t block = min_block << k;
+      drop_oldest(k, std::min(classes[k].blocks.size(), (bytes - limit + block - 1) / block));
     }
+  }
+
+  // Unmaps the `count` blocks of class k that have been cached longest.
+  void drop_oldest(std::size_t k, std::size_t count) noexcept {
+    auto& c = classes[k];
+    for (std::size_t i = 0; i < count; ++i) unmap_block(c.blocks[i], min_block << k);
+    c.blocks.erase(c.blocks.begin(), c.blocks.begin() + static_cast<std::ptrdiff_t>(count));
+    bytes -= count * (min_block << k);
+    if (c.low_water > c.blocks.size()) c.low_water = c.blocks.size();
   }
 };
 
