@@ -94,8 +94,7 @@ struct cache {
   cache(const cache&) = delete;
   cache& operator=(const cache&) = delete;
   ~cache() {
-    for (std::size_t k = 0; k < class_count; ++k)
-      for (char* b : classes[k].blocks) unmap_block(b, min_block << k);
+    for (std::size_t k = 0; k < class_count; ++k) drop_oldest(k, classes[k].blocks.size());
   }
 
   void maybe_end_period() noexcept {
