@@ -18,12 +18,15 @@ target_compile_definitions(ioduel_harness PRIVATE
 # The histogram, statistics, show/compare and server_process parts live beside
 # this one (measure.cmake, server_process.cmake).
 target_link_libraries(ioduel_harness PUBLIC ioduel_measure ioduel_server_process)
+ioduel_use_pch(json ioduel_harness)
 
 add_executable(ioduel ${CMAKE_CURRENT_LIST_DIR}/main.cpp)
 target_link_libraries(ioduel PRIVATE ioduel_harness CLI11::CLI11)
 target_compile_definitions(ioduel PRIVATE IODUEL_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
+ioduel_use_pch(app ioduel)
 
 # The reference client the harness's overhead is measured against: one
 # blocking socket, one 64-byte ECHO at a time, nothing else.
 add_executable(ioduel-pingpong-ref ${CMAKE_CURRENT_LIST_DIR}/pingpong_ref.cpp)
 target_link_libraries(ioduel-pingpong-ref PRIVATE ioduel_protocol ioduel_harness CLI11::CLI11)
+ioduel_use_pch(app ioduel-pingpong-ref)

@@ -228,16 +228,31 @@ std::vector<std::string> invalid_reasons(const engine_outcome& e) {
   return why;
 }
 
+// A measurement that is invalid only because Ctrl-C cut it short: it says
+// nothing against the server.
+bool cut_by_interrupt(const json& m) {
+  const json& why = m["invalid_reasons"];
+  return !why.empty() && std::all_of(why.begin(), why.end(), [](const json& r) {
+    return r.is_string() && r.get<std::string>().rfind("interrupted", 0) == 0;
+  });
+}
+
 void mark_invalid(json& m, const std::vector<std::string>& why) {
   for (const auto& w : why) m["invalid_reasons"].push_back(w);
   if (!m["invalid_reasons"].empty()) m["valid"] = false;
 }
 
-engine_options engine_opts(const run_plan& plan, const std::atomic<bool>& interrupt, progress& prog) {
+void notify(const run_plan& plan, run_point point, const std::string& workload) {
+  if (plan.observer) plan.observer(point, workload);
+}
+
+engine_options engine_opts(const run_plan& plan, const workload& w, const std::atomic<bool>& interrupt,
+                           progress& prog) {
   engine_options o;
   o.cpus = plan.pin_client;
   o.interrupt = &interrupt;
   o.on_progress = [&prog](double el, double left) { prog.tick(el, left); };
+  o.on_window_start = [&plan, &w] { notify(plan, run_point::window_start, w.name); };
   return o;
 }
 
@@ -282,13 +297,14 @@ server_run run_against_server(const run_plan& plan, const workload& w, const ser
     problems.push_back(e.what());
   }
   bool sampled_start = false, sampled_end = false;
-  engine_options o = engine_opts(plan, interrupt, prog);
-  o.on_window_start = [&] {
+  engine_options o = engine_opts(plan, w, interrupt, prog);
+  o.on_window_start = [&, observed = o.on_window_start] {
     try {
       at_start = proc->sample();
       sampled_start = true;
     } catch (const std::exception&) {
     }
+    observed();
   };
   o.on_window_end = [&] {
     try {
@@ -359,7 +375,7 @@ server_run run_against_target(const run_plan& plan, const workload& w, unsigned 
   const std::string started = utc_now_iso();
   engine_outcome e;
   try {
-    e = run_engine(w, *plan.target, engine_opts(plan, interrupt, prog));
+    e = run_engine(w, *plan.target, engine_opts(plan, w, interrupt, prog));
   } catch (const std::exception& ex) {
     e.setup_error = ex.what();
   }
@@ -577,6 +593,7 @@ int execute(const run_plan& plan, const std::atomic<bool>& interrupt) {
     for (const auto& s : servers)
       per_server[s.name] = {{"server", s.name}, {"command", command_of(s)}, {"status", "ok"},
                             {"status_reason", nullptr}, {"repetitions", json::array()}};
+    notify(plan, run_point::workload_begin, w.name);
     for (unsigned rep = 1; rep <= plan.repetitions && !interrupt.load(); ++rep) {
       std::vector<const server_spec*> order;
       for (const auto& s : servers) order.push_back(&s);
@@ -602,11 +619,14 @@ int execute(const run_plan& plan, const std::atomic<bool>& interrupt) {
           continue;
         }
         if (!r.measurement.is_null()) res["repetitions"].push_back(r.measurement);
+        notify(plan, run_point::measurement_end, w.name);
         if (r.status == "failed") {
           res["status"] = "failed";
           res["status_reason"] = r.reason.empty() ? "see the repetitions' invalid_reasons" : r.reason;
           all_valid = false;
           prog.note(s.name + " failed: " + (r.reason.empty() ? r.measurement["invalid_reasons"].dump() : r.reason));
+        } else if (r.status == "invalid" && cut_by_interrupt(r.measurement)) {
+          prog.note("interrupted");  // the result is marked incomplete below
         } else if (r.status == "invalid") {
           if (res["status"] == "ok") res["status"] = "invalid";
           all_valid = false;
@@ -633,7 +653,10 @@ int execute(const run_plan& plan, const std::atomic<bool>& interrupt) {
                   {"comparisons", json::array()}};
     for (const auto& s : servers) {
       json& res = per_server[s.name];
-      if (interrupt.load() && res["repetitions"].size() < plan.repetitions && res["status"] == "ok")
+      // Fewer repetitions than planned, or the last one cut short.
+      const json& reps = res["repetitions"];
+      if (interrupt.load() && res["status"] == "ok" &&
+          (reps.size() < plan.repetitions || (!reps.empty() && cut_by_interrupt(reps.back()))))
         res["status"] = "incomplete";
       res["summary"] = summary_json(res["repetitions"]);
       entry["results"].push_back(std::move(res));
@@ -641,6 +664,7 @@ int execute(const run_plan& plan, const std::atomic<bool>& interrupt) {
     if (!drive) entry["comparisons"] = comparisons_json(entry["results"], baseline);
     report["workloads"].push_back(std::move(entry));
     write(false, "still running");
+    notify(plan, run_point::workload_end, w.name);
   }
   prog.end();
   const bool interrupted = interrupt.load();

@@ -6,7 +6,9 @@
 // each repetition.
 
 #include <atomic>
+#include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -35,6 +37,14 @@ std::vector<std::string> known_server_names();
 // Splits a command line on blanks, honouring '...' and "..." quoting.
 std::vector<std::string> split_command_line(const std::string& text);
 
+// The points in a run that a caller can observe (run_plan::observer).
+enum class run_point : std::uint8_t {
+  workload_begin,   // a workload is about to start its first measurement
+  window_start,     // a measurement's window has begun (its warm-up is over)
+  measurement_end,  // a measurement has ended and is recorded
+  workload_end,     // the workload is in the report, and the report is written
+};
+
 struct run_plan {
   std::string command = "run";  // run, drive or sweep
   std::vector<std::string> argv;
@@ -48,6 +58,10 @@ struct run_plan {
   std::vector<int> pin_server, pin_client;
   std::filesystem::path out;
   bool quiet = false;  // no per-second progress lines
+  // Called on the runner's thread at each run_point, with the workload's
+  // name: for callers (tests) that must act at a known point of the run,
+  // such as an interrupt in the middle of a measured window.
+  std::function<void(run_point, const std::string& workload)> observer;
 };
 
 // Runs the plan and writes the report to plan.out (after every workload, and

@@ -221,6 +221,13 @@ process_metrics read_process_metrics(pid_t pid) {
     s << in.rdbuf();
     m.voluntary_switches += status_field(s.str(), "voluntary_ctxt_switches:");
     m.involuntary_switches += status_field(s.str(), "nonvoluntary_ctxt_switches:");
+    // "on-CPU-ns run-queue-ns timeslices"
+    std::ifstream sched(task.path() / "schedstat");
+    std::uint64_t on_cpu = 0, waiting = 0;
+    if (sched >> on_cpu >> waiting) {
+      m.on_cpu_ns += on_cpu;
+      m.run_queue_ns += waiting;
+    }
   }
   return m;
 }

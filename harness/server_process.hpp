@@ -40,9 +40,16 @@ struct process_metrics {
   std::uint64_t hwm_bytes = 0;  // VmHWM, the peak RSS
   std::uint64_t voluntary_switches = 0;    // summed over live threads
   std::uint64_t involuntary_switches = 0;  // summed over live threads
+  // From /proc/PID/task/*/schedstat, in nanoseconds, summed over live
+  // threads: time on a CPU, and time runnable but waiting for one.  Their sum
+  // is how long the threads wanted a CPU, which other load does not inflate
+  // for a thread that sleeps: the measure of spinning that holds on a busy machine.
+  std::uint64_t on_cpu_ns = 0;
+  std::uint64_t run_queue_ns = 0;
   unsigned threads = 0;
 
   double cpu_s() const noexcept { return user_s + system_s; }
+  std::uint64_t runnable_ns() const noexcept { return on_cpu_ns + run_queue_ns; }
 };
 
 // Reads the metrics of any process (a server, or the harness itself with

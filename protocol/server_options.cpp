@@ -3,6 +3,8 @@
 #include <cstdio>
 #include <iostream>
 
+#include <CLI/CLI.hpp>
+
 namespace ioduel::protocol {
 
 void add_server_options(CLI::App& app, server_options& o) {

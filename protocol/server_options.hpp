@@ -6,9 +6,13 @@
 #include <optional>
 #include <string>
 
-#include <CLI/CLI.hpp>
-
 #include "protocol/frame.hpp"
+
+// CLI11 is included only where a command line is parsed: it is 40k lines of
+// headers, and the servers' hot code includes this file for the struct alone.
+namespace CLI {
+class App;
+}
 
 namespace ioduel::protocol {
 

@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include <CLI/CLI.hpp>
+
 namespace ioduel::reactor {
 
 void add_reactor_options(CLI::App& app, reactor_options& o) {

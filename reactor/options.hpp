@@ -5,8 +5,6 @@
 #include <cstdint>
 #include <optional>
 
-#include <CLI/CLI.hpp>
-
 #include "protocol/server_options.hpp"
 #include "reactor/poller.hpp"
 

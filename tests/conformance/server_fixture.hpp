@@ -73,7 +73,8 @@ class server_fixture {
   void counts_are_lower_bounds() { loose_ = true; }
 
   // The spin detector: while `idle` sits silent for a second (checked), the
-  // server, with nothing to do, must use under 25% of a CPU (/proc/PID/stat).
+  // server, with nothing to do, must have been runnable (on a CPU or waiting
+  // for one, /proc/PID/task/*/schedstat) for under a quarter of that second.
   void expect_no_spin(client& idle, const std::string& situation);
 
   // The closing checks every case ends with (see the top of this file).

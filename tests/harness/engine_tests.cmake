@@ -24,4 +24,5 @@ if(TARGET ioduel-reactor)
   add_test(NAME harness_cli_sweep
     COMMAND sh -c "out=$(mktemp) && \"$<TARGET_FILE:ioduel>\" sweep --quiet --workload '${PROJECT_SOURCE_DIR}/workloads/pingpong.json' --vary connections=1,3 --server reactor --bin-dir '${PROJECT_BINARY_DIR}' --warmup 0.05 --duration 0.2 --out \"$out\" && \"$<TARGET_FILE:ioduel>\" validate \"$out\" --schema '${PROJECT_SOURCE_DIR}/results/schema.json' && grep -q '\"parameter\": \"connections\"' \"$out\"; rc=$?; rm -f \"$out\"; exit $rc")
   set_tests_properties(harness_cli_sweep PROPERTIES LABELS harness TIMEOUT 60)
+  ioduel_test_needs(no_soak ioduel ioduel-reactor)
 endif()

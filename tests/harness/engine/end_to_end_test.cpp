@@ -138,39 +138,104 @@ BOOST_AUTO_TEST_CASE(a_server_that_is_not_there_is_counted_not_measured) {
   BOOST_TEST(m["errors"]["connect_failures"].get<std::uint64_t>() >= 6u);
 }
 
-BOOST_AUTO_TEST_CASE(an_interrupt_writes_what_finished_marked_incomplete) {
-  test::echo_server server;
-  temp_report out;
+namespace {
+
+// A drive plan of `names.size()` short ECHO workloads against `server`.
+run_plan drive_plan(const test::echo_server& server, const temp_report& out,
+                    const std::vector<std::string>& names) {
   run_plan plan;
   plan.command = "drive";
   plan.target = endpoint{"127.0.0.1", server.port()};
-  workload w = echo_workload();
-  w.duration_s = 0.2;
-  plan.workloads = {w, w, w};
-  plan.workloads[1].name = "second";
-  plan.workloads[1].duration_s = 30;  // cut short by the interrupt
+  for (const auto& n : names) {
+    workload w = echo_workload();
+    w.name = n;
+    w.warmup_s = 0.05;
+    w.duration_s = 0.15;
+    plan.workloads.push_back(w);
+  }
   plan.out = out.path;
   plan.quiet = true;
-  std::atomic<bool> interrupt{false};
-  // Interrupt as soon as the first workload's report has been written.
-  std::thread ctrl_c([&] {
-    for (int i = 0; i < 20'000 && !fs::exists(out.path); ++i)
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    interrupt = true;
-  });
-  const int rc = execute(plan, interrupt);
-  ctrl_c.join();
-  BOOST_TEST(rc == 130);
-  const json report = read_json(out.path);
+  return plan;
+}
+
+// Sets `interrupt` the `n`th time (from 0) the runner reaches any point, the
+// way Ctrl-C would: the runner's own thread sees it at its next check.
+void interrupt_at(run_plan& plan, std::atomic<bool>& interrupt, int n) {
+  plan.observer = [&interrupt, n, seen = 0](run_point, const std::string&) mutable {
+    if (seen++ == n) interrupt = true;
+  };
+}
+
+// What every interrupted report must be: valid against the schema, marked
+// incomplete, and each workload in it whole (a result per server, each
+// repetition a measurement, an unfinished one marked), however early the
+// interrupt came.
+void require_consistent_interrupted_report(const json& report, std::size_t workloads) {
   require_valid_schema(report);
   BOOST_TEST(report["complete"] == false);
   BOOST_TEST(report["incomplete_reason"].get<std::string>().find("interrupted") != std::string::npos);
+  BOOST_TEST_REQUIRE(report["workloads"].size() == workloads);
+  for (const json& wl : report["workloads"]) {
+    BOOST_TEST_REQUIRE(wl["results"].size() == 1u, wl["name"]);
+    const json& r = wl["results"][0];
+    for (const json& m : r["repetitions"]) BOOST_TEST_REQUIRE(m["valid"].is_boolean(), wl["name"]);
+    if (r["repetitions"].empty()) {
+      BOOST_TEST(r["status"] == "incomplete", wl["name"] << ": " << r["status"]);
+      BOOST_TEST(r["summary"]["valid_repetitions"] == 0);
+    }
+  }
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(an_interrupt_writes_what_finished_marked_incomplete) {
+  test::echo_server server;
+  temp_report out;
+  run_plan plan = drive_plan(server, out, {"first", "second", "third"});
+  plan.workloads[1].duration_s = 30;  // cut short by the interrupt
+  std::atomic<bool> interrupt{false};
+  // Ctrl-C once the second workload's measured window has begun.
+  plan.observer = [&interrupt](run_point p, const std::string& w) {
+    if (p == run_point::window_start && w == "second") interrupt = true;
+  };
+  BOOST_TEST(execute(plan, interrupt) == 130);
+  const json report = read_json(out.path);
   // The first finished; the second was cut short (kept, marked); the third never ran.
-  BOOST_TEST_REQUIRE(report["workloads"].size() == 2u);
+  require_consistent_interrupted_report(report, 2);
   BOOST_TEST(report["workloads"][0]["results"][0]["repetitions"][0]["valid"] == true);
+  BOOST_TEST_REQUIRE(report["workloads"][1]["results"][0]["repetitions"].size() == 1u);
   const json& cut = report["workloads"][1]["results"][0]["repetitions"][0];
   BOOST_TEST(cut["valid"] == false);
+  BOOST_TEST(cut["invalid_reasons"].dump().find("interrupted") != std::string::npos, cut["invalid_reasons"]);
   BOOST_TEST(cut["window_s"].get<double>() < 30.0);
+  BOOST_TEST(report["workloads"][1]["results"][0]["status"] == "incomplete");
+}
+
+BOOST_AUTO_TEST_CASE(an_interrupt_at_any_point_leaves_a_valid_report) {
+  test::echo_server server;
+  // First the points an uninterrupted run passes, in order.
+  std::vector<std::pair<run_point, std::string>> points;
+  {
+    temp_report out;
+    run_plan plan = drive_plan(server, out, {"first", "second"});
+    plan.observer = [&points](run_point p, const std::string& w) { points.emplace_back(p, w); };
+    BOOST_TEST_REQUIRE(execute(plan, never) == 0);
+  }
+  BOOST_TEST_REQUIRE(points.size() == 8u);  // per workload: begin, window, measurement, end
+  // Then an interrupt before the run and at each of those points: every
+  // workload begun is in the report, whole.
+  for (int n = -1; n < static_cast<int>(points.size()); ++n) {
+    BOOST_TEST_CONTEXT("interrupted " << (n < 0 ? std::string("before the run") : "at point " + std::to_string(n))) {
+      temp_report out;
+      run_plan plan = drive_plan(server, out, {"first", "second"});
+      std::atomic<bool> interrupt{n < 0};
+      if (n >= 0) interrupt_at(plan, interrupt, n);
+      BOOST_TEST(execute(plan, interrupt) == 130);
+      std::size_t begun = 0;
+      for (int k = 0; k <= n; ++k) begun += points[static_cast<std::size_t>(k)].first == run_point::workload_begin;
+      require_consistent_interrupted_report(read_json(out.path), begun);
+    }
+  }
 }
 
 #if defined(IODUEL_TEST_SERVERS_BUILT)
