@@ -14,11 +14,12 @@
 #include <set>
 #include <sstream>
 
+#include "harness/progress.hpp"
 #include "harness/report.hpp"
 #include "harness/server_process.hpp"
 #include "harness/stats_client.hpp"
+#include "harness/summary.hpp"
 
-#include "harness/statistics.hpp"
 
 #ifndef IODUEL_BUILD_DIR
 #define IODUEL_BUILD_DIR ""
@@ -33,101 +34,6 @@ using steady = std::chrono::steady_clock;
 
 // Connections the harness keeps for itself (STATS, files, pipes).
 constexpr std::uint64_t nofile_margin = 64;
-
-json interval_json(double low, double high) { return {{"low", low}, {"high", high}}; }
-
-// Median with its 95% interval; with fewer than two samples, no interval
-// and the reason why.
-json estimate_json(const std::vector<double>& samples) {
-  if (samples.empty()) return nullptr;
-  const estimate e = median_with_ci(samples);
-  json j = {{"median", e.median}, {"ci95", nullptr}, {"reason", nullptr}};
-  if (e.ci95) j["ci95"] = interval_json(e.ci95->low, e.ci95->high);
-  if (j["ci95"].is_null() && j["reason"].is_null())
-    j["reason"] = samples.size() < 2 ? "one repetition: no interval can be given"
-                                     : "too few repetitions for a 95% interval";
-  return j;
-}
-
-json ratio_json(const std::vector<double>& candidate, const std::vector<double>& baseline,
-                bool higher_is_better) {
-  json j = {{"ratio", nullptr},
-            {"ci95", nullptr},
-            {"verdict", "undetermined"},
-            {"higher_is_better", higher_is_better},
-            {"reason", nullptr}};
-  if (candidate.empty() || baseline.empty()) {
-    j["reason"] = "no valid repetition on one side";
-    return j;
-  }
-  const ratio_estimate r = ratio_of_medians(candidate, baseline, higher_is_better);
-  j["ratio"] = std::isfinite(r.ratio) ? json(r.ratio) : json(nullptr);
-  if (r.ci95) j["ci95"] = interval_json(r.ci95->low, r.ci95->high);
-  switch (r.v) {
-    case verdict::faster: j["verdict"] = "faster"; break;
-    case verdict::slower: j["verdict"] = "slower"; break;
-    case verdict::no_significant_difference: j["verdict"] = "no_significant_difference"; break;
-    case verdict::undetermined: j["verdict"] = "undetermined"; break;
-  }
-  if (j["ci95"].is_null())
-    j["reason"] = std::min(candidate.size(), baseline.size()) < 2
-                      ? "one repetition: no interval can be given"
-                      : "too few repetitions for a 95% interval";
-  return j;
-}
-
-std::string format_duration(double s) {
-  char buf[32];
-  if (s < 60) std::snprintf(buf, sizeof buf, "%.0fs", s);
-  else std::snprintf(buf, sizeof buf, "%dm%02ds", static_cast<int>(s) / 60, static_cast<int>(s) % 60);
-  return buf;
-}
-
-// Progress on stderr: one line per measurement, and on a terminal a line
-// that updates every second while it runs.
-class progress {
- public:
-  progress(std::size_t items, double estimate_s, bool quiet)
-      : items_(items), estimate_s_(estimate_s), quiet_(quiet), tty_(::isatty(2) == 1),
-        start_(steady::now()) {}
-
-  void begin(const std::string& label, double item_s) {
-    ++index_;
-    label_ = label;
-    if (tty_) std::cerr << "\r\033[K";
-    std::cerr << "[" << index_ << "/" << items_ << "] " << label << "  (elapsed "
-              << format_duration(elapsed()) << ", ~" << format_duration(remaining()) << " left)"
-              << (tty_ ? "" : "\n") << std::flush;
-    estimate_s_ -= item_s;
-  }
-  void tick(double item_elapsed, double item_left) {
-    if (!tty_ || quiet_) return;
-    std::cerr << "\r\033[K[" << index_ << "/" << items_ << "] " << label_ << "  "
-              << format_duration(item_elapsed) << " in, " << format_duration(item_left)
-              << " to go (elapsed " << format_duration(elapsed()) << ", ~"
-              << format_duration(remaining() + item_left) << " left)" << std::flush;
-  }
-  void note(const std::string& line) {
-    if (tty_) std::cerr << "\r\033[K";
-    std::cerr << "  " << line << "\n" << std::flush;
-  }
-  void end() {
-    if (tty_) std::cerr << "\r\033[K" << std::flush;
-  }
-  double elapsed() const {
-    return std::chrono::duration<double>(steady::now() - start_).count();
-  }
-  double remaining() const { return std::max(0.0, estimate_s_); }
-
- private:
-  std::size_t items_;
-  double estimate_s_;
-  bool quiet_;
-  bool tty_;
-  steady::time_point start_;
-  std::size_t index_ = 0;
-  std::string label_;
-};
 
 // Overhead of one measurement beyond warm-up and window: start, connect,
 // drain, stop.
@@ -383,64 +289,6 @@ server_run run_against_target(const run_plan& plan, const workload& w, unsigned 
   mark_invalid(out.measurement, invalid_reasons(e));
   out.valid = out.measurement["valid"].get<bool>();
   out.status = out.valid ? "ok" : "invalid";
-  return out;
-}
-
-double number_at(const json& j, const std::array<const char*, 2>& path) {
-  const json* p = &j;
-  for (const char* k : path) {
-    if (k == nullptr) break;
-    if (!p->is_object() || !p->contains(k) || (*p)[k].is_null()) return NAN;
-    p = &(*p)[k];
-  }
-  return p->is_number() ? p->get<double>() : NAN;
-}
-
-struct metric {
-  const char* name;
-  std::array<const char*, 2> path;  // a second key, or nullptr
-  bool higher_is_better;
-};
-const metric summary_metrics[] = {
-    {"throughput_rps", {"throughput_rps", nullptr}, true},
-    {"p50_us", {"latency_us", "p50"}, false},
-    {"p99_us", {"latency_us", "p99"}, false},
-    {"p99_9_us", {"latency_us", "p99_9"}, false},
-    {"server_cpu_us_per_request", {"server", "cpu_us_per_request"}, false},
-};
-
-std::vector<double> samples_of(const json& reps, const metric& m) {
-  std::vector<double> v;
-  for (const auto& r : reps) {
-    if (!r.value("valid", false)) continue;
-    const double x = number_at(r, m.path);
-    if (std::isfinite(x)) v.push_back(x);
-  }
-  return v;
-}
-
-json summary_json(const json& reps) {
-  std::size_t valid = 0;
-  for (const auto& r : reps) valid += r.value("valid", false) ? 1 : 0;
-  json s = {{"repetitions", reps.size()}, {"valid_repetitions", valid}};
-  for (const auto& m : summary_metrics) s[m.name] = estimate_json(samples_of(reps, m));
-  return s;
-}
-
-json comparisons_json(const json& results, const std::string& baseline) {
-  json out = json::array();
-  const json* base = nullptr;
-  for (const auto& r : results)
-    if (r["server"] == baseline) base = &r;
-  if (!base) return out;
-  for (const auto& r : results) {
-    if (r["server"] == baseline) continue;
-    json metrics = json::object();
-    for (const auto& m : summary_metrics)
-      metrics[m.name] = ratio_json(samples_of(r["repetitions"], m), samples_of((*base)["repetitions"], m),
-                                   m.higher_is_better);
-    out.push_back({{"candidate", r["server"]}, {"baseline", baseline}, {"metrics", std::move(metrics)}});
-  }
   return out;
 }
 

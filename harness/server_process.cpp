@@ -221,15 +221,21 @@ process_metrics read_process_metrics(pid_t pid) {
     s << in.rdbuf();
     m.voluntary_switches += status_field(s.str(), "voluntary_ctxt_switches:");
     m.involuntary_switches += status_field(s.str(), "nonvoluntary_ctxt_switches:");
-    // "on-CPU-ns run-queue-ns timeslices"
-    std::ifstream sched(task.path() / "schedstat");
-    std::uint64_t on_cpu = 0, waiting = 0;
-    if (sched >> on_cpu >> waiting) {
-      m.on_cpu_ns += on_cpu;
-      m.run_queue_ns += waiting;
-    }
   }
   return m;
+}
+
+std::map<pid_t, thread_times> read_thread_times(pid_t pid) {
+  std::map<pid_t, thread_times> out;
+  std::error_code ec;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
+    // "on-CPU-ns run-queue-ns timeslices"; unreadable once the thread has exited.
+    std::ifstream in(task.path() / "schedstat");
+    thread_times t;
+    if (in >> t.on_cpu_ns >> t.run_queue_ns)
+      out[static_cast<pid_t>(std::stol(task.path().filename().string()))] = t;
+  }
+  return out;
 }
 
 server_start_error::server_start_error(const std::string& what,

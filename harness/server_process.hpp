@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -40,21 +41,30 @@ struct process_metrics {
   std::uint64_t hwm_bytes = 0;  // VmHWM, the peak RSS
   std::uint64_t voluntary_switches = 0;    // summed over live threads
   std::uint64_t involuntary_switches = 0;  // summed over live threads
-  // From /proc/PID/task/*/schedstat, in nanoseconds, summed over live
-  // threads: time on a CPU, and time runnable but waiting for one.  Their sum
-  // is how long the threads wanted a CPU, which other load does not inflate
-  // for a thread that sleeps: the measure of spinning that holds on a busy machine.
-  std::uint64_t on_cpu_ns = 0;
-  std::uint64_t run_queue_ns = 0;
   unsigned threads = 0;
 
   double cpu_s() const noexcept { return user_s + system_s; }
-  std::uint64_t runnable_ns() const noexcept { return on_cpu_ns + run_queue_ns; }
 };
 
 // Reads the metrics of any process (a server, or the harness itself with
 // getpid()).  Throws std::system_error when /proc has no such process.
 process_metrics read_process_metrics(pid_t pid);
+
+// One thread's scheduler times, in nanoseconds (/proc/PID/task/TID/schedstat):
+// on a CPU, and runnable but waiting for one.  Their sum is how long the
+// thread wanted a CPU.  A thread asleep in poll or epoll_wait adds almost
+// nothing to it however busy the machine is, while a spinning thread adds the
+// whole interval: the measure of spinning that holds when other processes
+// take the cores.
+struct thread_times {
+  std::uint64_t on_cpu_ns = 0;
+  std::uint64_t run_queue_ns = 0;
+  std::uint64_t runnable_ns() const noexcept { return on_cpu_ns + run_queue_ns; }
+};
+
+// Every live thread of `pid`, by thread id; empty when /proc has no such
+// process or the kernel keeps no schedstat.
+std::map<pid_t, thread_times> read_thread_times(pid_t pid);
 
 // What to start and how.
 struct server_launch {

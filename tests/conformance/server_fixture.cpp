@@ -140,10 +140,19 @@ void server_fixture::expect_no_spin(client& idle, const std::string& situation) 
   // runnable for a few wakeups.  So the bound is on runnable time (schedstat),
   // not on CPU time, which a second process on the cores would halve for a
   // spinner and which /proc/PID/stat counts only in 10 ms ticks.
+  // Per thread: a thread that exits in the window drops out rather than
+  // making the sum go backwards; one that starts counts in full.
   const auto window = scaled(1s);
-  const std::uint64_t before = server_->sample().runnable_ns();
+  const auto before = harness::read_thread_times(server_->pid());
+  BOOST_TEST_REQUIRE(std::any_of(before.begin(), before.end(), [](const auto& t) { return t.second.on_cpu_ns > 0; }),
+                     name() << ": no scheduler times in /proc/" << server_->pid() << "/task/*/schedstat");
   BOOST_TEST(idle.silent_for(window), name() << ": the idle connection received bytes " << situation);
-  const double runnable_s = static_cast<double>(server_->sample().runnable_ns() - before) / 1e9;
+  std::uint64_t runnable_ns = 0;
+  for (const auto& [tid, t] : harness::read_thread_times(server_->pid())) {
+    const auto b = before.find(tid);
+    runnable_ns += t.runnable_ns() - (b == before.end() ? 0 : b->second.runnable_ns());
+  }
+  const double runnable_s = static_cast<double>(runnable_ns) / 1e9;
   BOOST_TEST(runnable_s < 0.25 * std::chrono::duration<double>(window).count(),
              name() << ": the server's threads were runnable for " << runnable_s << " s of " << window.count()
                     << " ms " << situation << " with nothing to do (spinning?)");

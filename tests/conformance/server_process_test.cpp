@@ -6,7 +6,9 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdint>
 #include <string>
+#include <thread>
 
 #include "harness/server_process.hpp"
 
@@ -140,6 +142,27 @@ BOOST_AUTO_TEST_CASE(sample_reads_proc) {
   BOOST_TEST(m.cpu_s() >= 0.0);
   p.stop(5s);
   BOOST_CHECK_THROW(p.sample(), std::system_error);
+}
+
+BOOST_AUTO_TEST_CASE(thread_times_see_a_spinning_child_and_not_a_sleeping_one) {
+  // Runnable time (on a CPU or waiting for one) over the same condition-bound
+  // span: a busy loop is runnable throughout, `sleep` hardly at all.  No
+  // figure depends on how busy the machine is; only the order does.
+  server_process busy(shell("echo 'listening on 127.0.0.1:1'; while :; do :; done"));
+  server_process idle(shell("echo 'listening on 127.0.0.1:1'; exec sleep 30"));
+  const auto runnable = [](const server_process& p) {
+    std::uint64_t ns = 0;
+    for (const auto& [tid, t] : ioduel::harness::read_thread_times(p.pid())) ns += t.runnable_ns();
+    return ns;
+  };
+  const std::uint64_t busy_before = runnable(busy), idle_before = runnable(idle);
+  // Wait until the busy child has been runnable for 200 ms more (bounded).
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (runnable(busy) - busy_before < 200'000'000 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::yield();
+  BOOST_TEST(runnable(busy) - busy_before >= 200'000'000u);
+  BOOST_TEST(runnable(idle) - idle_before < 20'000'000u);
+  BOOST_TEST(ioduel::harness::read_thread_times(idle.pid()).size() == 1u);
 }
 
 BOOST_AUTO_TEST_CASE(a_child_that_announces_nothing_runs_to_its_exit) {

@@ -95,6 +95,21 @@ nlohmann::json drive(const harness::server_process& server, int seconds, const s
   return nlohmann::json::parse(in);
 }
 
+// The server's RSS once it has let go of every connection `ioduel drive`
+// made: the reading waits (on STATS) until the asking connection is the only
+// one open, since closing a connection is what gives its memory back.
+std::uint64_t rss_when_idle(const harness::server_process& server, const std::string& what) {
+  client asking(server.host(), server.port());
+  const auto deadline = clock_type::now() + scaled(10s);
+  for (std::uint64_t id = 1;; ++id) {
+    if (asking.stats(id).value("connections_open", 0ull) == 1) break;
+    BOOST_REQUIRE_MESSAGE(clock_type::now() < deadline,
+                          config().name << ": connections still open 10 s after `ioduel drive` (" << what << ")");
+    asking.silent_for(10ms);  // the pause between two looks
+  }
+  return server.sample().rss_bytes;
+}
+
 // Every repetition of every result: status ok, valid, and every error counter 0.
 void check_no_errors(const nlohmann::json& report, const std::string& what) {
   std::size_t repetitions = 0;
@@ -121,9 +136,9 @@ BOOST_AUTO_TEST_CASE(mixed_load_without_errors_or_growth, *boost::unit_test::pre
   harness::server_process server(server_launch());
 
   check_no_errors(drive(server, 10, "warm-up"), "warm-up");
-  const std::uint64_t warm = server.sample().rss_bytes;
+  const std::uint64_t warm = rss_when_idle(server, "warm-up");
   check_no_errors(drive(server, seconds, "window"), "the " + std::to_string(seconds) + " s window");
-  const std::uint64_t end = server.sample().rss_bytes;
+  const std::uint64_t end = rss_when_idle(server, "window");
   BOOST_TEST_MESSAGE(config().name << ": RSS " << (warm >> 10) << " KiB after the warm-up, " << (end >> 10)
                                    << " KiB after " << seconds << " s");
   BOOST_TEST(end <= warm + warm / 10, config().name << ": RSS grew from " << (warm >> 10) << " KiB after the warm-up to "

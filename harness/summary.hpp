@@ -1,0 +1,20 @@
+#pragma once
+// A server's summary over its repetitions (median and 95% interval of each
+// figure, from the valid repetitions only) and the comparisons of each
+// server with the baseline (ratio, interval and verdict), as the report
+// holds them (docs/results.md).
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace ioduel::harness {
+
+// The "summary" object of one server's result, from its "repetitions".
+nlohmann::json summary_json(const nlohmann::json& repetitions);
+
+// The "comparisons" array of one workload: each server of `results` against
+// `baseline` (empty when the baseline has no result there).
+nlohmann::json comparisons_json(const nlohmann::json& results, const std::string& baseline);
+
+}  // namespace ioduel::harness
