@@ -1,0 +1,120 @@
+#include "harness/paired.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <limits>
+#include <vector>
+
+#include <boost/math/distributions/normal.hpp>
+
+namespace ioduel::harness {
+
+namespace {
+
+// P(T <= t) for t = 0..N under the null, T the signed-rank statistic of n
+// pairs: the number of subsets of {1..n} with each sum, over 2^n.
+std::vector<double> signed_rank_cdf(std::size_t n) {
+  const std::size_t total = n * (n + 1) / 2;
+  std::vector<double> count(total + 1, 0.0);
+  count[0] = 1;
+  for (std::size_t r = 1; r <= n; ++r)
+    for (std::size_t t = total; t >= r; --t) count[t] += count[t - r];
+  const double subsets = std::ldexp(1.0, static_cast<int>(n));
+  double cum = 0;
+  for (auto& c : count) {
+    cum += c / subsets;
+    c = cum;
+  }
+  return count;
+}
+
+std::string fmt(const char* format, double a, double b = 0) {
+  char buf[96];
+  std::snprintf(buf, sizeof buf, format, a, b);
+  return buf;
+}
+
+}  // namespace
+
+std::size_t wilcoxon_rank(std::size_t n, double level, double* achieved) {
+  const double tail = (1 - level) / 2;
+  std::size_t k;
+  double coverage;
+  if (n <= 300) {
+    // The interval [W(k), W(N - k + 1)] misses with probability 2 P(T <= k - 1).
+    const std::vector<double> cdf = signed_rank_cdf(n);
+    k = 0;
+    while (k < cdf.size() && cdf[k] <= tail) ++k;
+    k = std::max<std::size_t>(k, 1);
+    coverage = 1 - 2 * cdf[k - 1];
+  } else {
+    // Beyond 300 pairs, the normal approximation to T (mean n(n+1)/4,
+    // variance n(n+1)(2n+1)/24), with a continuity correction.
+    const double dn = static_cast<double>(n);
+    const double mean = dn * (dn + 1) / 4, sd = std::sqrt(dn * (dn + 1) * (2 * dn + 1) / 24);
+    const double z = boost::math::quantile(boost::math::complement(boost::math::normal(), tail));
+    k = static_cast<std::size_t>(std::max(1.0, std::floor(mean - z * sd - 0.5) + 1));
+    coverage = level;
+  }
+  if (achieved) *achieved = coverage;
+  return k;
+}
+
+paired_comparison compare_paired(std::span<const double> candidate, std::span<const double> baseline,
+                                 bool higher_is_better, double margin) {
+  paired_comparison out;
+  std::vector<double> logs;
+  for (std::size_t i = 0; i < std::min(candidate.size(), baseline.size()); ++i) {
+    const double c = candidate[i], b = baseline[i];
+    if (std::isfinite(c) && std::isfinite(b) && c > 0 && b > 0) logs.push_back(std::log(c / b));
+  }
+  out.rounds = logs.size();
+  const std::size_t n = logs.size();
+  if (n == 0) {
+    out.ratio = std::numeric_limits<double>::quiet_NaN();
+    out.reason = "no round with both sides valid";
+    return out;
+  }
+  std::vector<double> walsh;
+  walsh.reserve(n * (n + 1) / 2);
+  for (std::size_t i = 0; i < n; ++i)
+    for (std::size_t j = i; j < n; ++j) walsh.push_back((logs[i] + logs[j]) / 2);
+  std::sort(walsh.begin(), walsh.end());
+  const std::size_t m = walsh.size();
+  const double hl = m % 2 ? walsh[m / 2] : (walsh[m / 2 - 1] + walsh[m / 2]) / 2;
+  out.ratio = std::exp(hl);
+  const std::string counted = std::to_string(n) + (n == 1 ? " round" : " rounds");
+  if (n < 2) {
+    out.reason = counted + "; verdicts need " + std::to_string(min_rounds_for_verdict);
+    return out;
+  }
+  const std::size_t k = wilcoxon_rank(n, 0.95, &out.level);
+  out.ci = interval{std::exp(walsh[k - 1]), std::exp(walsh[m - k])};
+  if (n < min_rounds_for_verdict) {
+    out.reason = counted + "; verdicts need " + std::to_string(min_rounds_for_verdict);
+    return out;
+  }
+  const double above = 1 + margin, below = 1 / (1 + margin);
+  if (out.ci->low > above || out.ci->high < below) {
+    const bool candidate_higher = out.ci->low > above;
+    out.verdict = candidate_higher == higher_is_better ? paired_verdict::faster : paired_verdict::slower;
+  } else if (out.ci->low >= below && out.ci->high <= above) {
+    out.verdict = paired_verdict::same;
+  } else {
+    out.reason = fmt("the interval reaches both inside and beyond the %.0f%% margin", margin * 100);
+  }
+  return out;
+}
+
+const char* paired_verdict_name(paired_verdict v) noexcept {
+  switch (v) {
+    case paired_verdict::faster: return "faster";
+    case paired_verdict::slower: return "slower";
+    case paired_verdict::same: return "same";
+    case paired_verdict::undetermined: return "undetermined";
+  }
+  return "undetermined";
+}
+
+}  // namespace ioduel::harness
