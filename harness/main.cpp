@@ -124,6 +124,8 @@ struct server_options_cli {
   std::vector<std::string> names;
   std::vector<std::string> commands;  // NAME=command line
   std::string bin_dir;
+  std::uint64_t seed = 1;
+  double margin_pct = 3;
 };
 
 void add_servers(CLI::App* cmd, server_options_cli& s) {
@@ -132,6 +134,12 @@ void add_servers(CLI::App* cmd, server_options_cli& s) {
   cmd->add_option("--server,-s", s.names, "server to measure, by name (" + known + ", or one from --server-cmd); the first is the baseline");
   cmd->add_option("--server-cmd", s.commands, "NAME='command line': another server (the harness adds --port 0)");
   cmd->add_option("--bin-dir", s.bin_dir, "where the server binaries are (default: $IODUEL_BIN_DIR, else this build tree)");
+  cmd->add_option("--seed", s.seed, "draws each round's server order (the same seed, the same orders)")
+      ->capture_default_str();
+  cmd->add_option("--margin", s.margin_pct,
+                  "practical margin in percent: faster/slower only beyond it, same within it (docs/results.md)")
+      ->check(CLI::Range(0.0, 100.0))
+      ->capture_default_str();
 }
 
 std::vector<server_spec> resolve_servers(const server_options_cli& s, std::vector<std::string> names) {
@@ -201,7 +209,7 @@ int main(int argc, char** argv) {
   add_common(run, run_o, true);
   add_servers(run, run_s);
   run->add_option("--suite", suite_name, "a suite from workloads/suites (quick, full) or a suite file");
-  run->add_option("--repeat,-r", repeat, "repetitions (default: the suite's, else 1)")->check(CLI::PositiveNumber);
+  run->add_option("--repeat,-r", repeat, "rounds; in each every server runs once, in a shuffled order; verdicts need 5 (default: the suite's, else 1)")->check(CLI::PositiveNumber);
   run->add_option("--workloads-dir", wl_dir, "where suites are looked up (default: ./workloads, else the source tree's)");
   run->add_option("--pin-server", run_o.pin_server, "CPUs for the servers, e.g. 0");
 
@@ -281,6 +289,8 @@ int main(int argc, char** argv) {
       if (plan.workloads.empty()) throw CLI::ValidationError("run", "give --workload FILE or --suite NAME");
       if (names.empty() && run_s.commands.empty()) names = {"reactor", "proactor"};
       plan.servers = resolve_servers(run_s, names);
+      plan.seed = run_s.seed;
+      plan.margin = run_s.margin_pct / 100;
       if (repeat) plan.repetitions = repeat;
       plan.pin_client = run_o.pin_client.empty() ? std::vector<int>{} : parse_cpus(run_o.pin_client);
       plan.pin_server = run_o.pin_server.empty() ? std::vector<int>{} : parse_cpus(run_o.pin_server);
@@ -317,6 +327,8 @@ int main(int argc, char** argv) {
       std::vector<std::string> names = sweep_s.names;
       if (names.empty() && sweep_s.commands.empty()) names = {"reactor", "proactor"};
       plan.servers = resolve_servers(sweep_s, names);
+      plan.seed = sweep_s.seed;
+      plan.margin = sweep_s.margin_pct / 100;
       plan.repetitions = sweep_repeat;
       plan.pin_client = sweep_o.pin_client.empty() ? std::vector<int>{} : parse_cpus(sweep_o.pin_client);
       plan.pin_server = sweep_o.pin_server.empty() ? std::vector<int>{} : parse_cpus(sweep_o.pin_server);

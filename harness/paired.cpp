@@ -102,7 +102,7 @@ paired_comparison compare_paired(std::span<const double> candidate, std::span<co
   } else if (out.ci->low >= below && out.ci->high <= above) {
     out.verdict = paired_verdict::same;
   } else {
-    out.reason = fmt("the interval reaches both inside and beyond the %.0f%% margin", margin * 100);
+    out.reason = fmt("straddles the %g%% margin", margin * 100);
   }
   return out;
 }

@@ -30,9 +30,10 @@ json read_report(const std::string& path) {
 
 void require_readable(const json& report, const std::string& name) {
   const json version = report.value("schema_version", json());
-  if (version != readable_schema_version)
-    throw std::runtime_error(name + ": schema version " + version.dump() +
-                             "; this ioduel reads version " +
+  if (!version.is_number_integer() || version.get<int>() < oldest_readable_schema_version ||
+      version.get<int>() > readable_schema_version)
+    throw std::runtime_error(name + ": schema version " + version.dump() + "; this ioduel reads versions " +
+                             std::to_string(oldest_readable_schema_version) + " to " +
                              std::to_string(readable_schema_version));
   if (!report.value("workloads", json()).is_array())
     throw std::runtime_error(name + ": the report has no workloads array");

@@ -17,14 +17,17 @@
 
 namespace ioduel::harness {
 
-// The report schema version these readers understand.
-inline constexpr int readable_schema_version = 1;
+// The report schema versions these readers understand.  Version 2 changed
+// the comparisons (paired rounds, the verdict "same", a margin) and kept the
+// repetitions as they were, so the readers take both.
+inline constexpr int oldest_readable_schema_version = 1;
+inline constexpr int readable_schema_version = 2;
 
 // Parses the file and checks that it is an ioduel report with a schema
 // version; throws std::runtime_error with a message naming the file.
 nlohmann::json read_report(const std::string& path);
 // Throws std::runtime_error, naming the report `name`, unless its schema
-// version is readable_schema_version and it has a workloads array.
+// version is one of the readable ones and it has a workloads array.
 void require_readable(const nlohmann::json& report, const std::string& name);
 
 // A figure compared between servers: its key in a summary and a comparison,

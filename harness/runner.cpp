@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <iostream>
 #include <map>
+#include <random>
 #include <set>
 #include <sstream>
 
@@ -146,6 +147,15 @@ bool cut_by_interrupt(const json& m) {
 void mark_invalid(json& m, const std::vector<std::string>& why) {
   for (const auto& w : why) m["invalid_reasons"].push_back(w);
   if (!m["invalid_reasons"].empty()) m["valid"] = false;
+}
+
+// A workload whose request rate is set by the workload itself (every group
+// open loop, or a trace replayed at its recorded times): its throughput is
+// an input, not a result, and is not compared.
+bool is_open_loop(const workload& w) {
+  if (w.trace) return !w.trace->as_fast_as_possible;
+  return !w.groups.empty() &&
+         std::all_of(w.groups.begin(), w.groups.end(), [](const connection_group& g) { return g.rate > 0; });
 }
 
 void notify(const run_plan& plan, run_point point, const std::string& workload) {
@@ -359,6 +369,25 @@ std::vector<std::string> split_command_line(const std::string& text) {
   return out;
 }
 
+std::vector<std::size_t> round_order(std::size_t servers, std::uint64_t seed, std::size_t workload_index,
+                                     unsigned round) {
+  std::vector<std::size_t> order(servers);
+  for (std::size_t k = 0; k < servers; ++k) order[k] = k;
+  // Fisher-Yates with a generator of its own per (seed, workload, round), so
+  // that an order does not depend on how many rounds came before it.
+  std::seed_seq seq{static_cast<std::uint32_t>(seed), static_cast<std::uint32_t>(seed >> 32),
+                    static_cast<std::uint32_t>(workload_index), static_cast<std::uint32_t>(round)};
+  std::mt19937_64 rng(seq);
+  for (std::size_t k = servers; k > 1; --k) {
+    const std::uint64_t range = k, reject_below = (0 - range) % range;  // unbiased: no modulo skew
+    std::uint64_t r;
+    do r = rng();
+    while (r < reject_below);
+    std::swap(order[k - 1], order[static_cast<std::size_t>(r % range)]);
+  }
+  return order;
+}
+
 std::uint64_t raise_nofile_limit() {
   rlimit rl{};
   if (::getrlimit(RLIMIT_NOFILE, &rl) != 0) return 1024;
@@ -403,6 +432,8 @@ int execute(const run_plan& plan, const std::atomic<bool>& interrupt) {
                                ? json{{"parameter", *plan.sweep_parameter}, {"values", plan.sweep_values}}
                                : json(nullptr)},
                  {"repetitions", plan.repetitions},
+                 {"seed", plan.seed},
+                 {"margin", plan.margin},
                  {"baseline", drive ? json(nullptr) : json(baseline)},
                  {"target", drive ? json(plan.target->to_string()) : json(nullptr)},
                  {"servers", json::array()},
@@ -431,7 +462,8 @@ int execute(const run_plan& plan, const std::atomic<bool>& interrupt) {
 
   bool all_valid = true;
   std::set<std::string> unavailable;
-  for (const auto& original : plan.workloads) {
+  for (std::size_t workload_index = 0; workload_index < plan.workloads.size(); ++workload_index) {
+    const workload& original = plan.workloads[workload_index];
     if (interrupt.load()) break;
     workload w = original;
     const std::uint64_t requested = w.total_connections();
@@ -444,8 +476,8 @@ int execute(const run_plan& plan, const std::atomic<bool>& interrupt) {
     notify(plan, run_point::workload_begin, w.name);
     for (unsigned rep = 1; rep <= plan.repetitions && !interrupt.load(); ++rep) {
       std::vector<const server_spec*> order;
-      for (const auto& s : servers) order.push_back(&s);
-      if (rep % 2 == 0) std::reverse(order.begin(), order.end());
+      for (const std::size_t k : round_order(servers.size(), plan.seed, workload_index, rep))
+        order.push_back(&servers[k]);
       for (std::size_t pos = 0; pos < order.size() && !interrupt.load(); ++pos) {
         const server_spec& s = *order[pos];
         json& res = per_server[s.name];
@@ -509,7 +541,7 @@ int execute(const run_plan& plan, const std::atomic<bool>& interrupt) {
       res["summary"] = summary_json(res["repetitions"]);
       entry["results"].push_back(std::move(res));
     }
-    if (!drive) entry["comparisons"] = comparisons_json(entry["results"], baseline);
+    if (!drive) entry["comparisons"] = comparisons_json(entry["results"], baseline, plan.margin, is_open_loop(w));
     report["workloads"].push_back(std::move(entry));
     write(false, "still running");
     notify(plan, run_point::workload_end, w.name);

@@ -1,9 +1,11 @@
 #pragma once
 // The runner: for each workload, repetition and server, start the server on
 // a free port, drive it with the engine, collect its metrics from /proc and
-// STATS, stop it, and put it all in one report.  Repetitions go A B C, then
-// C B A, so that drift hits every server alike; each server is restarted for
-// each repetition.
+// STATS, stop it, and put it all in one report.  A repetition is a round in
+// which every server runs once, in an order shuffled per round from the
+// run's seed, so that drift hits every server alike and the comparisons can
+// pair each round's figures (harness/paired.hpp); each server is restarted
+// for each repetition.
 
 #include <atomic>
 #include <cstdint>
@@ -56,6 +58,8 @@ struct run_plan {
   std::vector<server_spec> servers;  // run, sweep
   std::optional<endpoint> target;    // drive
   std::vector<int> pin_server, pin_client;
+  std::uint64_t seed = 1;  // draws each round's server order (round_order)
+  double margin = 0.03;    // the verdicts' practical margin, a fraction (docs/results.md)
   std::filesystem::path out;
   bool quiet = false;  // no per-second progress lines
   // Called on the runner's thread at each run_point, with the workload's
@@ -69,6 +73,13 @@ struct run_plan {
 // exit status: 0 all valid (unavailable servers allowed), 1 some result
 // invalid or failed, 130 interrupted.
 int execute(const run_plan& plan, const std::atomic<bool>& interrupt);
+
+// The order in which `servers` servers run in round `round` (from 1) of the
+// workload at `workload_index`: a permutation of 0..servers-1 drawn from
+// `seed`, different from round to round, so that no server is always first
+// or last and a run with the same seed runs in the same order.
+std::vector<std::size_t> round_order(std::size_t servers, std::uint64_t seed, std::size_t workload_index,
+                                     unsigned round);
 
 // Raises the open-file soft limit to the hard limit; returns the new limit.
 std::uint64_t raise_nofile_limit();

@@ -151,13 +151,18 @@ void print_comparisons(const json& comparisons, std::ostream& out) {
     for (const auto& m : report_metrics()) {
       const json r = metrics.value(m.key, json());
       if (!r.is_object()) continue;
+      // An undetermined verdict says why in its row ("undetermined: 3
+      // rounds; verdicts need 5") when that fits; other reasons go below.
+      std::string verdict = words(r.value("verdict", ""));
+      if (const json reason = r.value("reason", json()); reason.is_string()) {
+        const std::string why = reason.get<std::string>();
+        if (verdict == "undetermined" && why.size() <= 33) verdict += ": " + why;  // 100 columns
+        else reasons.insert(why);
+      }
       out << cell("    " + std::string(m.label), 30) << cell(format_ratio(number(r, "ratio")), 6, true)
-          << cell(format_interval(interval_of(r.value("ci95", json()))), 16)
-          << words(r.value("verdict", "")) << "\n";
-      if (const json reason = r.value("reason", json()); reason.is_string())
-        reasons.insert(reason.get<std::string>());
+          << cell(format_interval(interval_of(r.value("ci95", json()))), 16) << verdict << "\n";
     }
-    for (const auto& reason : reasons) out << wrap("no interval: " + reason, 4);
+    for (const auto& reason : reasons) out << wrap("note: " + reason, 4);
   }
 }
 

@@ -3,7 +3,11 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <map>
+#include <set>
+#include <vector>
 
+#include "harness/paired.hpp"
 #include "harness/statistics.hpp"
 
 namespace ioduel::harness {
@@ -26,35 +30,6 @@ json estimate_json(const std::vector<double>& samples) {
                                      : "too few repetitions for a 95% interval";
   return j;
 }
-
-json ratio_json(const std::vector<double>& candidate, const std::vector<double>& baseline,
-                bool higher_is_better) {
-  json j = {{"ratio", nullptr},
-            {"ci95", nullptr},
-            {"verdict", "undetermined"},
-            {"higher_is_better", higher_is_better},
-            {"reason", nullptr}};
-  if (candidate.empty() || baseline.empty()) {
-    j["reason"] = "no valid repetition on one side";
-    return j;
-  }
-  const ratio_estimate r = ratio_of_medians(candidate, baseline, higher_is_better);
-  j["ratio"] = std::isfinite(r.ratio) ? json(r.ratio) : json(nullptr);
-  if (r.ci95) j["ci95"] = interval_json(r.ci95->low, r.ci95->high);
-  switch (r.v) {
-    case verdict::faster: j["verdict"] = "faster"; break;
-    case verdict::slower: j["verdict"] = "slower"; break;
-    case verdict::no_significant_difference: j["verdict"] = "no_significant_difference"; break;
-    case verdict::undetermined: j["verdict"] = "undetermined"; break;
-  }
-  if (j["ci95"].is_null())
-    j["reason"] = std::min(candidate.size(), baseline.size()) < 2
-                      ? "one repetition: no interval can be given"
-                      : "too few repetitions for a 95% interval";
-  return j;
-}
-
-
 
 double number_at(const json& j, const std::array<const char*, 2>& path) {
   const json* p = &j;
@@ -89,6 +64,54 @@ std::vector<double> samples_of(const json& reps, const metric& m) {
   return v;
 }
 
+// One metric of one comparison: the paired rounds' ratio, interval and
+// verdict; a verdict that rests on a round whose load generator was
+// saturated is "generator_bound" instead, since the figure may be the
+// harness's limit rather than the server's.
+json paired_json(const json& candidate, const json& baseline, const metric& m, double margin) {
+  // Round r's figure of each side (NaN where invalid or missing), by the
+  // repetition's number.
+  std::map<std::int64_t, std::pair<double, double>> rounds;
+  std::set<std::int64_t> saturated;
+  const auto collect = [&](const json& reps, bool is_candidate) {
+    for (const auto& rep : reps) {
+      const std::int64_t round = rep.value("repetition", std::int64_t{0});
+      auto& pair = rounds.try_emplace(round, NAN, NAN).first->second;
+      const double x = rep.value("valid", false) ? number_at(rep, m.path) : NAN;
+      (is_candidate ? pair.first : pair.second) = x;
+      if (rep.value("/client/generator_saturated"_json_pointer, false)) saturated.insert(round);
+    }
+  };
+  collect(candidate, true);
+  collect(baseline, false);
+  std::vector<double> c, b;
+  std::size_t saturated_used = 0;
+  for (const auto& [round, pair] : rounds) {
+    c.push_back(pair.first);
+    b.push_back(pair.second);
+    if (std::isfinite(pair.first) && std::isfinite(pair.second) && saturated.count(round)) ++saturated_used;
+  }
+  const paired_comparison p = compare_paired(c, b, m.higher_is_better, margin);
+  json j = {{"ratio", std::isfinite(p.ratio) ? json(p.ratio) : json(nullptr)},
+            {"ci95", p.ci ? interval_json(p.ci->low, p.ci->high) : json(nullptr)},
+            {"level", p.ci ? json(p.level) : json(nullptr)},
+            {"rounds", p.rounds},
+            {"verdict", paired_verdict_name(p.verdict)},
+            {"higher_is_better", m.higher_is_better},
+            {"reason", p.reason.empty() ? json(nullptr) : json(p.reason)}};
+  if (saturated_used > 0) {
+    j["verdict"] = "generator_bound";
+    j["reason"] = "the load generator was saturated in " + std::to_string(saturated_used) + " of the " +
+                  std::to_string(p.rounds) + " rounds compared";
+  }
+  return j;
+}
+
+json not_compared(const metric& m, const std::string& why) {
+  return {{"ratio", nullptr}, {"ci95", nullptr}, {"level", nullptr}, {"rounds", 0}, {"verdict", "undetermined"},
+          {"higher_is_better", m.higher_is_better}, {"reason", why}};
+}
+
 }  // namespace
 
 json summary_json(const json& reps) {
@@ -99,7 +122,7 @@ json summary_json(const json& reps) {
   return s;
 }
 
-json comparisons_json(const json& results, const std::string& baseline) {
+json comparisons_json(const json& results, const std::string& baseline, double margin, bool open_loop) {
   json out = json::array();
   const json* base = nullptr;
   for (const auto& r : results)
@@ -109,8 +132,9 @@ json comparisons_json(const json& results, const std::string& baseline) {
     if (r["server"] == baseline) continue;
     json metrics = json::object();
     for (const auto& m : summary_metrics)
-      metrics[m.name] = ratio_json(samples_of(r["repetitions"], m), samples_of((*base)["repetitions"], m),
-                                   m.higher_is_better);
+      metrics[m.name] = open_loop && std::string(m.name) == "throughput_rps"
+                            ? not_compared(m, "open loop: the request rate is the workload's, not a result")
+                            : paired_json(r["repetitions"], (*base)["repetitions"], m, margin);
     out.push_back({{"candidate", r["server"]}, {"baseline", baseline}, {"metrics", std::move(metrics)}});
   }
   return out;

@@ -5,6 +5,7 @@
 // or the server's STATS).
 
 #include <boost/test/unit_test.hpp>
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <set>
@@ -348,12 +349,14 @@ BOOST_AUTO_TEST_CASE(repetitions_are_interleaved_and_servers_restarted) {
   std::set<std::int64_t> pids;
   for (const auto& r : results) {
     BOOST_TEST_REQUIRE(r["repetitions"].size() == 3u);
-    const bool first = r["server"] == "reactor";
-    for (int k = 0; k < 3; ++k) {
+    const std::size_t me = r["server"] == "reactor" ? 0 : 1;
+    for (unsigned k = 0; k < 3; ++k) {
       const json& m = r["repetitions"][k];
       BOOST_TEST(m["repetition"] == k + 1);
-      // A B, then B A, then A B.
-      BOOST_TEST(m["position"] == ((k % 2 == 0) == first ? 0 : 1));
+      // Each round in the order the run's seed draws for it.
+      const auto order = round_order(2, plan.seed, 0, k + 1);
+      const auto at = std::find(order.begin(), order.end(), me) - order.begin();
+      BOOST_TEST(m["position"] == at);
       pids.insert(m["server"]["pid"].get<std::int64_t>());
     }
     BOOST_TEST(r["summary"]["valid_repetitions"] == 3);
@@ -362,7 +365,13 @@ BOOST_AUTO_TEST_CASE(repetitions_are_interleaved_and_servers_restarted) {
   BOOST_TEST(pids.size() == 6u);  // a fresh process every time
   const json& cmp = report["workloads"][0]["comparisons"][0];
   BOOST_TEST(cmp["candidate"] == "reactor-poll");
-  BOOST_TEST(cmp["metrics"]["throughput_rps"]["higher_is_better"] == true);
+  const json& tp = cmp["metrics"]["throughput_rps"];
+  BOOST_TEST(tp["higher_is_better"] == true);
+  // Three rounds paired: an interval, but no verdict.
+  BOOST_TEST(tp["rounds"] == 3);
+  BOOST_TEST(tp["verdict"] == "undetermined");
+  BOOST_TEST(tp["reason"] == "3 rounds; verdicts need 5");
+  BOOST_TEST(report["seed"] == plan.seed);
 }
 #endif
 

@@ -102,7 +102,7 @@ BOOST_AUTO_TEST_CASE(command_refuses_with_a_message) {
   std::ostringstream out, err;
   BOOST_TEST(run_show("/nonexistent/report.json", false, out, err) == 1);
   BOOST_TEST(has(err.str(), "ioduel show: /nonexistent/report.json: cannot open it"), err.str());
-  BOOST_CHECK_THROW(summarize_report(t::report({}, 2), "v2.json"), std::runtime_error);
+  BOOST_CHECK_THROW(summarize_report(t::report({}, 3), "v3.json"), std::runtime_error);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
