@@ -2,10 +2,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <map>
 #include <optional>
 #include <set>
 #include <stdexcept>
 
+#include "harness/paired.hpp"
 #include "harness/report_reader.hpp"
 #include "harness/statistics.hpp"
 
@@ -13,11 +16,6 @@ namespace ioduel::harness {
 namespace {
 
 using nlohmann::json;
-
-struct bootstrap_settings {
-  std::uint64_t seed;
-  int resamples;
-};
 
 // One side of a comparison: a server's result in a report.
 struct side {
@@ -33,36 +31,102 @@ json side_json(const side& s, const std::vector<double>& samples) {
           {"samples", samples.size()}};
 }
 
+// The metric's figure in every repetition, by repetition number (NaN where
+// invalid), and whether that repetition's load generator was saturated.
+struct by_round {
+  std::map<std::int64_t, double> value;
+  std::set<std::int64_t> saturated;
+};
+
+by_round rounds_of(const json& result, const report_metric& m) {
+  by_round out;
+  for (const json& rep : array_field(result, "repetitions")) {
+    if (!rep.is_object()) continue;
+    const std::int64_t round = rep.value("repetition", std::int64_t{0});
+    const auto v = rep.value("valid", false) ? number_at(rep, m.pointer) : std::nullopt;
+    out.value[round] = v ? *v : NAN;
+    if (rep.value("/client/generator_saturated"_json_pointer, false)) out.saturated.insert(round);
+  }
+  return out;
+}
+
 // The row for one metric; nothing when neither side measured it (a drive
-// report has no server CPU, for instance).
-std::optional<json> compare_metric(const report_metric& m, const side& candidate,
-                                   const side& baseline, bootstrap_settings b) {
+// report has no server CPU, for instance).  `paired`: the two sides ran in
+// the same rounds (one report), so round r of one is compared with round r
+// of the other.
+std::optional<json> compare_metric(const report_metric& m, const side& candidate, const side& baseline,
+                                   bool paired, double margin) {
   const auto c = metric_samples(candidate.result, m);
   const auto base = metric_samples(baseline.result, m);
   if (c.empty() && base.empty()) return std::nullopt;
-  const ratio_estimate r = ratio_of_medians(c, base, m.higher_is_better, b.seed, b.resamples);
+  const by_round rc = rounds_of(candidate.result, m), rb = rounds_of(baseline.result, m);
+  std::size_t saturated = 0;
+  paired_comparison p;
+  if (paired) {
+    std::vector<double> pc, pb;
+    for (const auto& [round, x] : rc.value) {
+      const auto y = rb.value.find(round);
+      if (y == rb.value.end()) continue;
+      pc.push_back(x);
+      pb.push_back(y->second);
+      if (std::isfinite(x) && std::isfinite(y->second) && (rc.saturated.count(round) || rb.saturated.count(round)))
+        ++saturated;
+    }
+    p = compare_paired(pc, pb, m.higher_is_better, margin);
+  } else {
+    for (const by_round* r : {&rc, &rb})
+      for (const auto round : r->saturated)
+        if (std::isfinite(r->value.at(round))) ++saturated;
+    p = compare_independent(c, base, m.higher_is_better, margin);
+  }
   json row = {{"metric", m.key},
               {"label", m.label},
               {"higher_is_better", m.higher_is_better},
               {"baseline", side_json(baseline, base)},
               {"candidate", side_json(candidate, c)},
-              {"ratio", std::isfinite(r.ratio) ? json(r.ratio) : json(nullptr)},
+              {"ratio", std::isfinite(p.ratio) ? json(p.ratio) : json(nullptr)},
               {"ci95", nullptr},
-              {"verdict", verdict_token(r.v)},
-              {"reason", nullptr}};
-  if (r.ci95) row["ci95"] = {{"low", r.ci95->low}, {"high", r.ci95->high}};
-  if (r.v == verdict::undetermined)
-    row["reason"] = c.size() < 2 || base.size() < 2
-                        ? "fewer than 2 valid repetitions on a side (candidate " +
-                              std::to_string(c.size()) + ", baseline " +
-                              std::to_string(base.size()) + ")"
-                        : std::string("the baseline's median is not positive");
+              {"level", p.ci ? json(p.level) : json(nullptr)},
+              {"verdict", paired_verdict_name(p.verdict)},
+              {"reason", p.reason.empty() ? json(nullptr) : json(p.reason)}};
+  if (p.ci) row["ci95"] = {{"low", p.ci->low}, {"high", p.ci->high}};
+  if (saturated > 0) {
+    row["verdict"] = "generator_bound";
+    row["reason"] = "the load generator was saturated in " + std::to_string(saturated) +
+                    " of the repetitions compared";
+  }
   return row;
 }
 
-void add_rows(json& rows, const side& candidate, const side& baseline, bootstrap_settings b) {
+void add_rows(json& rows, const side& candidate, const side& baseline, bool paired, double margin) {
   for (const auto& m : report_metrics())
-    if (auto row = compare_metric(m, candidate, baseline, b)) rows.push_back(std::move(*row));
+    if (auto row = compare_metric(m, candidate, baseline, paired, margin)) rows.push_back(std::move(*row));
+}
+
+// The first place where two workload definitions differ ("groups/1/rate:
+// 10000 vs 20000"), or "" when they are the same.
+std::string first_difference(const json& a, const json& b, const std::string& path = "") {
+  const auto here = [&](const std::string& what) { return (path.empty() ? std::string("the workload") : path) + what; };
+  if (a.type() != b.type()) return here(" differs");
+  if (a.is_object()) {
+    std::set<std::string> keys;
+    for (const auto& [k, v] : a.items()) keys.insert(k);
+    for (const auto& [k, v] : b.items()) keys.insert(k);
+    for (const auto& k : keys) {
+      const std::string sub = path.empty() ? k : path + "/" + k;
+      if (!a.contains(k) || !b.contains(k)) return sub + " is in only one";
+      if (auto d = first_difference(a[k], b[k], sub); !d.empty()) return d;
+    }
+    return "";
+  }
+  if (a.is_array()) {
+    if (a.size() != b.size()) return here(" has " + std::to_string(a.size()) + " vs " + std::to_string(b.size()) + " entries");
+    for (std::size_t i = 0; i < a.size(); ++i)
+      if (auto d = first_difference(a[i], b[i], path + "/" + std::to_string(i)); !d.empty()) return d;
+    return "";
+  }
+  if (a == b) return "";
+  return here(": " + a.dump() + " vs " + b.dump());
 }
 
 // Notes on results whose figures need care: not "ok", or measured by a
@@ -106,7 +170,7 @@ std::string baseline_of(const json& report) {
   return "";
 }
 
-void compare_servers(const named_report& r, bootstrap_settings b, json& out) {
+void compare_servers(const named_report& r, double margin, json& out) {
   const std::string baseline = baseline_of(r.report);
   out["baseline"] = baseline;
   for (const json& w : r.report.at("workloads")) {
@@ -119,16 +183,17 @@ void compare_servers(const named_report& r, bootstrap_settings b, json& out) {
     }
     for (const json& result : array_field(w, "results")) {
       note_result(out["notes"], name + ": " + result.value("server", ""), result);
-      if (&result != base) add_rows(rows, side{r.name, result}, side{r.name, *base}, b);
+      if (&result != base) add_rows(rows, side{r.name, result}, side{r.name, *base}, /*paired=*/true, margin);
     }
-    if (!rows.empty()) out["workloads"].push_back({{"name", name}, {"rows", std::move(rows)}});
+    if (!rows.empty())
+      out["workloads"].push_back({{"name", name}, {"not_comparable", nullptr}, {"rows", std::move(rows)}});
   }
   if (out["workloads"].empty())
     out["notes"].push_back("the report has no server besides the baseline: nothing to compare");
 }
 
-void compare_before_after(const named_report& before, const named_report& after,
-                          bootstrap_settings b, json& out) {
+void compare_before_after(const named_report& before, const named_report& after, double margin,
+                          json& out) {
   std::vector<std::string> only_before, only_after;
   for (const json& w : after.report.at("workloads"))
     if (!find_workload(before.report, w.value("name", ""))) only_after.push_back(w.value("name", ""));
@@ -139,9 +204,12 @@ void compare_before_after(const named_report& before, const named_report& after,
       only_before.push_back(name);
       continue;
     }
-    if (wa.value("workload", json()) != wb->value("workload", json()))
-      out["notes"].push_back(name + ": the workload's definition differs between the reports; "
-                                    "the comparison may not be like for like");
+    // Different definitions measure different things: no verdict at all.
+    if (const std::string d = first_difference(wa.value("workload", json()), wb->value("workload", json()));
+        !d.empty()) {
+      out["workloads"].push_back({{"name", name}, {"not_comparable", d}, {"rows", json::array()}});
+      continue;
+    }
     json rows = json::array();
     for (const json& ra : array_field(wa, "results")) {
       const std::string server = ra.value("server", "");
@@ -152,12 +220,12 @@ void compare_before_after(const named_report& before, const named_report& after,
       }
       note_result(out["notes"], before.name + ", " + name + ": " + server, ra);
       note_result(out["notes"], after.name + ", " + name + ": " + server, *rb);
-      add_rows(rows, side{after.name, *rb}, side{before.name, ra}, b);
+      add_rows(rows, side{after.name, *rb}, side{before.name, ra}, /*paired=*/false, margin);
     }
     for (const json& rb : array_field(*wb, "results"))
       if (!find_result(wa, rb.value("server", "")))
         out["notes"].push_back(name + ": " + rb.value("server", "") + " is only in " + after.name);
-    out["workloads"].push_back({{"name", name}, {"rows", std::move(rows)}});
+    out["workloads"].push_back({{"name", name}, {"not_comparable", nullptr}, {"rows", std::move(rows)}});
   }
   if (out["workloads"].empty())
     throw std::runtime_error(before.name + " and " + after.name +
@@ -210,7 +278,7 @@ std::string median_text(const json& s) {
 
 }  // namespace
 
-json compare_reports(std::span<const named_report> reports, std::uint64_t seed, int resamples) {
+json compare_reports(std::span<const named_report> reports, double margin) {
   if (reports.empty() || reports.size() > 2)
     throw std::runtime_error("compare takes one report (its servers side by side) or two "
                              "(before and after)");
@@ -225,29 +293,38 @@ json compare_reports(std::span<const named_report> reports, std::uint64_t seed, 
               {"notes", json::array()},
               {"workloads", json::array()}};
   for (const auto& r : reports) out["reports"].push_back(report_info(r));
-  const bootstrap_settings b{seed, resamples};
+  out["margin"] = margin;
   if (reports.size() == 1)
-    compare_servers(reports[0], b, out);
+    compare_servers(reports[0], margin, out);
   else
-    compare_before_after(reports[0], reports[1], b, out);
+    compare_before_after(reports[0], reports[1], margin, out);
   return out;
 }
 
 void print_comparison(const json& c, std::ostream& out) {
   const bool servers = c.value("mode", "") == "servers";
   const json& reports = c.at("reports");
+  char margin[16];
+  std::snprintf(margin, sizeof margin, "%g%%", c.value("margin", 0.03) * 100);
   if (servers) {
     out << wrap("servers of " + describe(reports.at(0)), 0)
-        << "baseline: " << c.value("baseline", "") << "; ratio = server / baseline\n"
-        << "faster/slower: the server is better/worse than the baseline, 95% confident\n";
+        << "baseline: " << c.value("baseline", "") << "; ratio = server / baseline, round by round\n"
+        << "faster/slower: better/worse than the baseline by more than " << margin
+        << ", 95% confident; same: within " << margin << "\n";
   } else {
     out << wrap("before: " + describe(reports.at(0)), 0)
         << wrap("after:  " + describe(reports.at(1)), 0) << "ratio = after / before\n"
-        << "faster/slower: after is better/worse than before, 95% confident\n";
+        << "faster/slower: after is better/worse than before by more than " << margin
+        << ", 95% confident; same: within " << margin << "\n";
   }
 
   for (const json& w : c.at("workloads")) {
-    out << "\n== " << w.value("name", "") << "\n"
+    out << "\n== " << w.value("name", "") << "\n";
+    if (const json why = w.value("not_comparable", json()); why.is_string()) {
+      out << wrap("not comparable: " + why.get<std::string>(), 2);
+      continue;
+    }
+    out
         << cell("server", 11) << cell("metric", 10) << cell(servers ? "baseline" : "before", 9, true)
         << cell(servers ? "server" : "after", 9, true) << cell("ratio", 6, true)
         << cell("95% CI", 16) << "verdict\n";
@@ -270,20 +347,20 @@ void print_comparison(const json& c, std::ostream& out) {
       if (const json reason = row.value("reason", json()); reason.is_string())
         reasons.insert(reason.get<std::string>());
     }
-    for (const auto& reason : reasons) out << wrap("undetermined: " + reason, 2);
+    for (const auto& reason : reasons) out << wrap("why: " + reason, 2);
   }
   if (!c.at("notes").empty()) out << "\n";
   for (const json& note : c.at("notes")) out << wrap("note: " + note.get<std::string>(), 2);
 }
 
 int run_compare(std::span<const std::string> paths, bool json_output, std::ostream& out,
-                std::ostream& err) {
+                std::ostream& err, double margin) {
   return print_or_fail(
       "compare", json_output, out, err,
       [&] {
         std::vector<named_report> reports;
         for (const auto& p : paths) reports.push_back({p, read_report(p)});
-        return compare_reports(reports);
+        return compare_reports(reports, margin);
       },
       print_comparison);
 }

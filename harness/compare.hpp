@@ -1,14 +1,16 @@
 #pragma once
-// `ioduel compare A.json [B.json]`: ratios of medians with bootstrap
-// intervals and verdicts (harness/statistics.hpp).
+// `ioduel compare A.json [B.json]`: ratios with exact intervals and verdicts
+// against a practical margin (harness/paired.hpp).
 //
 // One report: its servers side by side; every server is compared with the
-// report's baseline (the first server named) in each workload.  Two reports:
-// before (A) and after (B): each server in each workload the reports share
-// is compared with itself, B over A.  Only valid repetitions count.  The
-// metrics are throughput, p50, p99, p99.9 and server CPU per request; the
-// verdict says "faster" whenever the candidate (the other server, or B) is
-// better, whichever way the metric goes.
+// report's baseline (the first server named) in each workload, round by
+// round (paired).  Two reports: before (A) and after (B): each server in each
+// workload the reports share is compared with itself, B over A, as two
+// independent sets of repetitions; a workload whose definition differs
+// between the reports is "not comparable" and gets no rows.  Only valid
+// repetitions count.  The metrics are throughput, p50, p99, p99.9 and server
+// CPU per request; the verdict says "faster" whenever the candidate (the
+// other server, or B) is better, whichever way the metric goes.
 
 #include <cstdint>
 #include <ostream>
@@ -28,16 +30,17 @@ struct named_report {
 //   { "kind": "ioduel-comparison", "mode": "servers" | "reports",
 //     "schema_version": 1, "reports": [ { "name", "started_at", "host", "git_commit" } ],
 //     "notes": [ "..." ],
-//     "workloads": [ { "name", "rows": [ { "metric", "label", "higher_is_better",
+//     "margin", "workloads": [ { "name", "not_comparable": null | "WHY",
+//       "rows": [ { "metric", "label", "higher_is_better",
 //         "baseline":  { "report", "server", "median", "samples" },
 //         "candidate": { "report", "server", "median", "samples" },
-//         "ratio", "ci95": { "low", "high" } | null, "verdict", "reason" } ] } ] }
-// "verdict" uses the report schema's names; "reason" says why it is
-// undetermined.  Throws std::runtime_error with a message for the user when
-// the reports have different schema versions, an unreadable version, or no
-// workload in common.
-nlohmann::json compare_reports(std::span<const named_report> reports, std::uint64_t seed = 1,
-                               int resamples = 10000);
+//         "ratio", "ci95": { "low", "high" } | null, "level", "verdict", "reason" } ] } ] }
+// "verdict" is faster, slower, same, undetermined or generator_bound (a
+// repetition compared had a saturated load generator); "reason" says why it
+// is undetermined.  Throws std::runtime_error with a message for the user
+// when a report has an unreadable schema version, or two have no workload in
+// common.  `margin` is a fraction (0.03 = 3%).
+nlohmann::json compare_reports(std::span<const named_report> reports, double margin = 0.03);
 
 // The comparison as tables that fit 100 columns.
 void print_comparison(const nlohmann::json& comparison, std::ostream& out);
@@ -45,6 +48,6 @@ void print_comparison(const nlohmann::json& comparison, std::ostream& out);
 // The command: reads the one or two reports at `paths`, prints the comparison
 // (as JSON when `json`) to out.  Returns 0, or 1 after a message on err.
 int run_compare(std::span<const std::string> paths, bool json, std::ostream& out,
-                std::ostream& err);
+                std::ostream& err, double margin = 0.03);
 
 }  // namespace ioduel::harness

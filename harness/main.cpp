@@ -250,6 +250,11 @@ int main(int argc, char** argv) {
       ->expected(1, 2)
       ->check(CLI::ExistingFile);
   add_format(compare, compare_format);
+  double compare_margin_pct = 3;
+  compare->add_option("--margin", compare_margin_pct,
+                      "practical margin in percent: faster/slower only beyond it, same within it")
+      ->check(CLI::Range(0.0, 100.0))
+      ->capture_default_str();
 
   try {
     app.parse(argc, argv);
@@ -337,7 +342,7 @@ int main(int argc, char** argv) {
     } else if (*show) {
       return run_show(show_file, show_format == "json", std::cout, std::cerr);
     } else if (*compare) {
-      return run_compare(compare_files, compare_format == "json", std::cout, std::cerr);
+      return run_compare(compare_files, compare_format == "json", std::cout, std::cerr, compare_margin_pct / 100);
     }
     return execute(plan, interrupted);
   } catch (const CLI::ParseError& e) {

@@ -29,6 +29,36 @@ std::vector<double> signed_rank_cdf(std::size_t n) {
   return count;
 }
 
+// P(U <= u) for u = 0..mn under the null, U the Mann-Whitney statistic of
+// samples of m and n: the number of ways, over C(m + n, m).
+std::vector<double> mann_whitney_cdf(std::size_t m, std::size_t n) {
+  // ways[i][j][u]: arrangements of i and j items with statistic u, kept as a
+  // rolling table over i.
+  const std::size_t top = m * n;
+  std::vector<std::vector<double>> prev(n + 1, std::vector<double>(top + 1, 0.0)), cur = prev;
+  for (std::size_t j = 0; j <= n; ++j) prev[j][0] = 1;  // i = 0
+  for (std::size_t i = 1; i <= m; ++i) {
+    for (auto& row : cur) std::fill(row.begin(), row.end(), 0.0);
+    cur[0][0] = 1;
+    for (std::size_t j = 1; j <= n; ++j)
+      for (std::size_t u = 0; u <= top; ++u)
+        cur[j][u] = (u >= j ? prev[j][u - j] : 0.0) + cur[j - 1][u];
+    std::swap(prev, cur);
+  }
+  std::vector<double> cdf = prev[n];
+  double total = 0;
+  for (double c : cdf) total += c;
+  double cum = 0;
+  for (auto& c : cdf) {
+    cum += c / total;
+    c = cum;
+  }
+  return cdf;
+}
+
+// The verdict of an interval of a ratio against the margin's band.
+void decide(paired_comparison& out, bool higher_is_better, double margin);
+
 std::string fmt(const char* format, double a, double b = 0) {
   char buf[96];
   std::snprintf(buf, sizeof buf, format, a, b);
@@ -95,6 +125,73 @@ paired_comparison compare_paired(std::span<const double> candidate, std::span<co
     out.reason = counted + "; verdicts need " + std::to_string(min_rounds_for_verdict);
     return out;
   }
+  decide(out, higher_is_better, margin);
+  return out;
+}
+
+std::size_t mann_whitney_rank(std::size_t m, std::size_t n, double level, double* achieved) {
+  const double tail = (1 - level) / 2;
+  std::size_t k;
+  double coverage;
+  if (m * n <= 2500) {
+    const std::vector<double> cdf = mann_whitney_cdf(m, n);
+    k = 0;
+    while (k < cdf.size() && cdf[k] <= tail) ++k;
+    k = std::max<std::size_t>(k, 1);
+    coverage = 1 - 2 * cdf[k - 1];
+  } else {
+    const double dm = static_cast<double>(m), dn = static_cast<double>(n);
+    const double mean = dm * dn / 2, sd = std::sqrt(dm * dn * (dm + dn + 1) / 12);
+    const double z = boost::math::quantile(boost::math::complement(boost::math::normal(), tail));
+    k = static_cast<std::size_t>(std::max(1.0, std::floor(mean - z * sd - 0.5) + 1));
+    coverage = level;
+  }
+  if (achieved) *achieved = coverage;
+  return k;
+}
+
+paired_comparison compare_independent(std::span<const double> candidate, std::span<const double> baseline,
+                                      bool higher_is_better, double margin) {
+  paired_comparison out;
+  const auto logs = [](std::span<const double> v) {
+    std::vector<double> l;
+    for (const double x : v)
+      if (std::isfinite(x) && x > 0) l.push_back(std::log(x));
+    return l;
+  };
+  const std::vector<double> c = logs(candidate), b = logs(baseline);
+  out.rounds = std::min(c.size(), b.size());
+  if (c.empty() || b.empty()) {
+    out.ratio = std::numeric_limits<double>::quiet_NaN();
+    out.reason = "no valid repetition on one side";
+    return out;
+  }
+  std::vector<double> diffs;
+  diffs.reserve(c.size() * b.size());
+  for (const double x : c)
+    for (const double y : b) diffs.push_back(x - y);
+  std::sort(diffs.begin(), diffs.end());
+  const std::size_t total = diffs.size();
+  out.ratio = std::exp(total % 2 ? diffs[total / 2] : (diffs[total / 2 - 1] + diffs[total / 2]) / 2);
+  const std::string counts = std::to_string(out.rounds) + (out.rounds == 1 ? " repetition" : " repetitions") +
+                             " on a side";
+  if (c.size() < 2 || b.size() < 2) {
+    out.reason = counts + "; verdicts need " + std::to_string(min_rounds_for_verdict) + " a side";
+    return out;
+  }
+  const std::size_t k = mann_whitney_rank(c.size(), b.size(), 0.95, &out.level);
+  out.ci = interval{std::exp(diffs[k - 1]), std::exp(diffs[total - k])};
+  if (out.rounds < min_rounds_for_verdict) {
+    out.reason = counts + "; verdicts need " + std::to_string(min_rounds_for_verdict) + " a side";
+    return out;
+  }
+  decide(out, higher_is_better, margin);
+  return out;
+}
+
+namespace {
+
+void decide(paired_comparison& out, bool higher_is_better, double margin) {
   const double above = 1 + margin, below = 1 / (1 + margin);
   if (out.ci->low > above || out.ci->high < below) {
     const bool candidate_higher = out.ci->low > above;
@@ -104,8 +201,9 @@ paired_comparison compare_paired(std::span<const double> candidate, std::span<co
   } else {
     out.reason = fmt("straddles the %g%% margin", margin * 100);
   }
-  return out;
 }
+
+}  // namespace
 
 const char* paired_verdict_name(paired_verdict v) noexcept {
   switch (v) {

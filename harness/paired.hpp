@@ -57,6 +57,16 @@ struct paired_comparison {
 paired_comparison compare_paired(std::span<const double> candidate, std::span<const double> baseline,
                                  bool higher_is_better, double margin = default_margin);
 
+// Two independent sets of repetitions (two reports: before and after), where
+// no round pairs them: the same margin and verdicts, on the Hodges-Lehmann
+// shift of the logs (the median of log c_i - log b_j over all pairs) and the
+// exact Mann-Whitney interval (the k-th smallest and largest of those
+// differences), which holds with probability at least 95% for any noise
+// that has the same shape on both sides.  A verdict needs 5 valid
+// repetitions on each side.  `rounds` is the smaller side's count.
+paired_comparison compare_independent(std::span<const double> candidate, std::span<const double> baseline,
+                                      bool higher_is_better, double margin = default_margin);
+
 // "faster", "slower", "same", "undetermined".
 const char* paired_verdict_name(paired_verdict v) noexcept;
 
@@ -65,5 +75,8 @@ const char* paired_verdict_name(paired_verdict v) noexcept;
 // even k = 1 does not reach it; `achieved` receives the exact level of the
 // interval [W(k), W(N - k + 1)].
 std::size_t wilcoxon_rank(std::size_t n, double level, double* achieved = nullptr);
+
+// The same for the Mann-Whitney interval of samples of m and n.
+std::size_t mann_whitney_rank(std::size_t m, std::size_t n, double level, double* achieved = nullptr);
 
 }  // namespace ioduel::harness
