@@ -162,10 +162,6 @@ std::string format_interval(const std::optional<interval>& ci,
   return text;
 }
 
-std::string_view verdict_token(verdict v) {
-  return v == verdict::no_significant_difference ? "no_significant_difference" : verdict_name(v);
-}
-
 int print_or_fail(std::string_view command, bool json_output, std::ostream& out,
                   std::ostream& err, const std::function<json()>& make,
                   void (*print_text)(const json&, std::ostream&)) {

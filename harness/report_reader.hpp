@@ -71,10 +71,6 @@ std::string format_ratio(std::optional<double> v);
 // "[low, high]" with each end printed by `format` ("[0.930, 0.970]"), or "-".
 std::string format_interval(const std::optional<interval>& ci,
                             std::string (*format)(std::optional<double>) = format_ratio);
-// The schema's verdict names: "faster", "slower", "no_significant_difference",
-// "undetermined".
-std::string_view verdict_token(verdict v);
-
 // What show and compare do as commands: make the result, print it as JSON or
 // as text to out, and return 0; or print "ioduel COMMAND: why" to err and
 // return 1 when make() throws.

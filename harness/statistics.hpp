@@ -1,20 +1,21 @@
 #pragma once
-// Medians with bootstrap confidence intervals, and the rule that turns the
-// ratio of two medians into a verdict.
+// The median of a server's repetitions, with its exact confidence interval.
 //
 // A benchmark is repeated a few times per server; each repetition gives one
 // sample (its throughput, its p99, its CPU per request).  The median of the
 // samples is the estimate, because one disturbed repetition must not move it.
-// Its 95% interval is a percentile bootstrap: resample the samples with
-// replacement, take each resample's median, and report the 2.5th and 97.5th
-// percentiles of those medians.  A ratio of medians is bootstrapped the same
-// way, resampling the two sides independently.  The generator is seeded, so
-// the same samples and seed give the same interval on every machine.
+// Its interval is the distribution-free order-statistic interval: the k-th
+// smallest and the k-th largest sample, with k the largest for which the
+// number of samples below the true median, Binomial(n, 1/2), falls short of
+// k with probability at most 2.5%.  It holds the true median with at least
+// 95% probability for any continuous distribution, or, with too few samples
+// to reach 95%, with the exact level `level` says (93.75% with 5 samples:
+// [min, max]).  No resampling, no seed: the same samples give the same
+// interval.  Comparisons between servers are in harness/paired.hpp.
 
-#include <cstdint>
+#include <cstddef>
 #include <optional>
 #include <span>
-#include <string_view>
 
 namespace ioduel::harness {
 
@@ -25,37 +26,15 @@ struct interval {
 struct estimate {
   double median;
   std::optional<interval> ci95;  // empty with fewer than 2 samples
-};
-
-enum class verdict { faster, slower, no_significant_difference, undetermined };
-
-struct ratio_estimate {
-  double ratio;                  // median(candidate) / median(baseline)
-  std::optional<interval> ci95;  // empty when undetermined
-  verdict v;
+  double level = 0;              // the interval's exact confidence level
 };
 
 // The middle sample, or the mean of the middle two; NaN for no samples.
 double median(std::span<const double> samples);
 
-estimate median_with_ci(std::span<const double> samples, std::uint64_t seed = 1,
-                        int resamples = 10000);
+estimate median_with_ci(std::span<const double> samples);
 
-// The verdict for a ratio's interval: no significant difference when it
-// contains 1; otherwise the candidate is faster when its value is higher and
-// higher_is_better (throughput), or lower and not higher_is_better (latency,
-// CPU per request); slower in the two other cases.
-verdict verdict_for(interval ci95, bool higher_is_better);
-
-// Undetermined, with no interval, when either side has fewer than 2 samples
-// or the baseline's median is not positive (the ratio means nothing then).
-// A resample whose baseline median is 0 counts as a ratio of +infinity, or of
-// 1 when the candidate's is 0 too.
-ratio_estimate ratio_of_medians(std::span<const double> candidate,
-                                std::span<const double> baseline, bool higher_is_better,
-                                std::uint64_t seed = 1, int resamples = 10000);
-
-// "faster", "slower", "no significant difference", "undetermined".
-std::string_view verdict_name(verdict v);
+// The rank k (from 1) of that interval for n samples, and its exact level.
+std::size_t median_interval_rank(std::size_t n, double* achieved = nullptr);
 
 }  // namespace ioduel::harness

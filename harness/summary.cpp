@@ -18,16 +18,19 @@ using json = nlohmann::json;
 
 json interval_json(double low, double high) { return {{"low", low}, {"high", high}}; }
 
-// Median with its 95% interval; with fewer than two samples, no interval
-// and the reason why.
+// Median with its exact order-statistic interval and that interval's level;
+// with fewer than two samples, no interval and the reason why.
 json estimate_json(const std::vector<double>& samples) {
   if (samples.empty()) return nullptr;
   const estimate e = median_with_ci(samples);
-  json j = {{"median", e.median}, {"ci95", nullptr}, {"reason", nullptr}};
-  if (e.ci95) j["ci95"] = interval_json(e.ci95->low, e.ci95->high);
-  if (j["ci95"].is_null() && j["reason"].is_null())
-    j["reason"] = samples.size() < 2 ? "one repetition: no interval can be given"
-                                     : "too few repetitions for a 95% interval";
+  json j = {{"median", e.median}, {"ci95", nullptr}, {"level", nullptr}, {"reason", nullptr}};
+  if (e.ci95) {
+    j["ci95"] = interval_json(e.ci95->low, e.ci95->high);
+    j["level"] = e.level;
+    if (e.level < 0.95) j["reason"] = "only " + std::to_string(samples.size()) + " repetitions: the interval is below 95%";
+  } else {
+    j["reason"] = "one repetition: no interval can be given";
+  }
   return j;
 }
 
