@@ -11,6 +11,7 @@
 #include "harness/paired.hpp"
 #include "harness/report_reader.hpp"
 #include "harness/statistics.hpp"
+#include "harness/summary.hpp"
 
 namespace ioduel::harness {
 namespace {
@@ -31,25 +32,6 @@ json side_json(const side& s, const std::vector<double>& samples) {
           {"samples", samples.size()}};
 }
 
-// The metric's figure in every repetition, by repetition number (NaN where
-// invalid), and whether that repetition's load generator was saturated.
-struct by_round {
-  std::map<std::int64_t, double> value;
-  std::set<std::int64_t> saturated;
-};
-
-by_round rounds_of(const json& result, const report_metric& m) {
-  by_round out;
-  for (const json& rep : array_field(result, "repetitions")) {
-    if (!rep.is_object()) continue;
-    const std::int64_t round = rep.value("repetition", std::int64_t{0});
-    const auto v = rep.value("valid", false) ? number_at(rep, m.pointer) : std::nullopt;
-    out.value[round] = v ? *v : NAN;
-    if (rep.value("/client/generator_saturated"_json_pointer, false)) out.saturated.insert(round);
-  }
-  return out;
-}
-
 // The row for one metric; nothing when neither side measured it (a drive
 // report has no server CPU, for instance).  `paired`: the two sides ran in
 // the same rounds (one report), so round r of one is compared with round r
@@ -59,24 +41,19 @@ std::optional<json> compare_metric(const report_metric& m, const side& candidate
   const auto c = metric_samples(candidate.result, m);
   const auto base = metric_samples(baseline.result, m);
   if (c.empty() && base.empty()) return std::nullopt;
-  const by_round rc = rounds_of(candidate.result, m), rb = rounds_of(baseline.result, m);
   std::size_t saturated = 0;
   paired_comparison p;
   if (paired) {
-    std::vector<double> pc, pb;
-    for (const auto& [round, x] : rc.value) {
-      const auto y = rb.value.find(round);
-      if (y == rb.value.end()) continue;
-      pc.push_back(x);
-      pb.push_back(y->second);
-      if (std::isfinite(x) && std::isfinite(y->second) && (rc.saturated.count(round) || rb.saturated.count(round)))
-        ++saturated;
-    }
-    p = compare_paired(pc, pb, m.higher_is_better, margin);
+    const round_comparison r = compare_rounds(array_field(candidate.result, "repetitions"),
+                                              array_field(baseline.result, "repetitions"), m, margin);
+    p = r.result;
+    saturated = r.saturated_rounds;
   } else {
-    for (const by_round* r : {&rc, &rb})
-      for (const auto round : r->saturated)
-        if (std::isfinite(r->value.at(round))) ++saturated;
+    for (const side* s : {&candidate, &baseline})
+      for (const json& rep : array_field(s->result, "repetitions"))
+        if (rep.is_object() && rep.value("valid", false) && number_at(rep, m.pointer) &&
+            rep.value("/client/generator_saturated"_json_pointer, false))
+          ++saturated;
     p = compare_independent(c, base, m.higher_is_better, margin);
   }
   json row = {{"metric", m.key},
@@ -92,8 +69,9 @@ std::optional<json> compare_metric(const report_metric& m, const side& candidate
   if (p.ci) row["ci95"] = {{"low", p.ci->low}, {"high", p.ci->high}};
   if (saturated > 0) {
     row["verdict"] = "generator_bound";
-    row["reason"] = "the load generator was saturated in " + std::to_string(saturated) +
-                    " of the repetitions compared";
+    row["reason"] = paired ? saturated_reason(saturated, p.rounds)
+                           : "the load generator was saturated in " + std::to_string(saturated) +
+                                 " of the repetitions compared";
   }
   return row;
 }

@@ -1,11 +1,14 @@
 # The measuring half of the harness: histogram (and its HdrHistogram V2
-# encoding), statistics, and the show/compare commands that read reports.
+# encoding), statistics, the paired and independent comparisons, a server's
+# summary and comparisons as the report holds them, and the show/compare
+# commands that read reports.
 # No sockets here, so it is cheap to test on its own.
 add_library(ioduel_measure STATIC
   ${CMAKE_CURRENT_LIST_DIR}/histogram.cpp
   ${CMAKE_CURRENT_LIST_DIR}/histogram_codec.cpp
   ${CMAKE_CURRENT_LIST_DIR}/statistics.cpp
   ${CMAKE_CURRENT_LIST_DIR}/paired.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/summary.cpp
   ${CMAKE_CURRENT_LIST_DIR}/report_reader.cpp
   ${CMAKE_CURRENT_LIST_DIR}/show.cpp
   ${CMAKE_CURRENT_LIST_DIR}/compare.cpp)

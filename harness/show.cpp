@@ -96,7 +96,7 @@ void print_header(const json& s, std::ostream& out) {
   out << wrap("report " + text(s, "report", "") + " (ioduel " + text(s, "command", "?") + ")", 0);
   out << wrap("started " + text(s, "started_at", "?") + ", " +
                   format_number(number(s, "duration_s")) + " s; " +
-                  s.value("repetitions", json()).dump() + " repetition(s) per server; baseline " +
+                  s.value("repetitions", json()).dump() + " round(s), each server once a round; baseline " +
                   text(s, "baseline", "-"),
               0);
   const json memory = host.value("memory_bytes", json());

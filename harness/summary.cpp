@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "harness/paired.hpp"
+#include "harness/report_reader.hpp"
 #include "harness/statistics.hpp"
 
 namespace ioduel::harness {
@@ -34,35 +35,12 @@ json estimate_json(const std::vector<double>& samples) {
   return j;
 }
 
-double number_at(const json& j, const std::array<const char*, 2>& path) {
-  const json* p = &j;
-  for (const char* k : path) {
-    if (k == nullptr) break;
-    if (!p->is_object() || !p->contains(k) || (*p)[k].is_null()) return NAN;
-    p = &(*p)[k];
-  }
-  return p->is_number() ? p->get<double>() : NAN;
-}
-
-struct metric {
-  const char* name;
-  std::array<const char*, 2> path;  // a second key, or nullptr
-  bool higher_is_better;
-};
-const metric summary_metrics[] = {
-    {"throughput_rps", {"throughput_rps", nullptr}, true},
-    {"p50_us", {"latency_us", "p50"}, false},
-    {"p99_us", {"latency_us", "p99"}, false},
-    {"p99_9_us", {"latency_us", "p99_9"}, false},
-    {"server_cpu_us_per_request", {"server", "cpu_us_per_request"}, false},
-};
-
-std::vector<double> samples_of(const json& reps, const metric& m) {
+// The metric's value in every valid repetition.
+std::vector<double> samples_of(const json& reps, const report_metric& m) {
   std::vector<double> v;
   for (const auto& r : reps) {
     if (!r.value("valid", false)) continue;
-    const double x = number_at(r, m.path);
-    if (std::isfinite(x)) v.push_back(x);
+    if (const auto x = number_at(r, m.pointer); x && std::isfinite(*x)) v.push_back(*x);
   }
   return v;
 }
@@ -71,30 +49,9 @@ std::vector<double> samples_of(const json& reps, const metric& m) {
 // verdict; a verdict that rests on a round whose load generator was
 // saturated is "generator_bound" instead, since the figure may be the
 // harness's limit rather than the server's.
-json paired_json(const json& candidate, const json& baseline, const metric& m, double margin) {
-  // Round r's figure of each side (NaN where invalid or missing), by the
-  // repetition's number.
-  std::map<std::int64_t, std::pair<double, double>> rounds;
-  std::set<std::int64_t> saturated;
-  const auto collect = [&](const json& reps, bool is_candidate) {
-    for (const auto& rep : reps) {
-      const std::int64_t round = rep.value("repetition", std::int64_t{0});
-      auto& pair = rounds.try_emplace(round, NAN, NAN).first->second;
-      const double x = rep.value("valid", false) ? number_at(rep, m.path) : NAN;
-      (is_candidate ? pair.first : pair.second) = x;
-      if (rep.value("/client/generator_saturated"_json_pointer, false)) saturated.insert(round);
-    }
-  };
-  collect(candidate, true);
-  collect(baseline, false);
-  std::vector<double> c, b;
-  std::size_t saturated_used = 0;
-  for (const auto& [round, pair] : rounds) {
-    c.push_back(pair.first);
-    b.push_back(pair.second);
-    if (std::isfinite(pair.first) && std::isfinite(pair.second) && saturated.count(round)) ++saturated_used;
-  }
-  const paired_comparison p = compare_paired(c, b, m.higher_is_better, margin);
+json paired_json(const json& candidate, const json& baseline, const report_metric& m, double margin) {
+  const round_comparison r = compare_rounds(candidate, baseline, m, margin);
+  const paired_comparison& p = r.result;
   json j = {{"ratio", std::isfinite(p.ratio) ? json(p.ratio) : json(nullptr)},
             {"ci95", p.ci ? interval_json(p.ci->low, p.ci->high) : json(nullptr)},
             {"level", p.ci ? json(p.level) : json(nullptr)},
@@ -102,26 +59,59 @@ json paired_json(const json& candidate, const json& baseline, const metric& m, d
             {"verdict", paired_verdict_name(p.verdict)},
             {"higher_is_better", m.higher_is_better},
             {"reason", p.reason.empty() ? json(nullptr) : json(p.reason)}};
-  if (saturated_used > 0) {
+  if (r.saturated_rounds > 0) {
     j["verdict"] = "generator_bound";
-    j["reason"] = "the load generator was saturated in " + std::to_string(saturated_used) + " of the " +
-                  std::to_string(p.rounds) + " rounds compared";
+    j["reason"] = saturated_reason(r.saturated_rounds, p.rounds);
   }
   return j;
 }
 
-json not_compared(const metric& m, const std::string& why) {
+json not_compared(const report_metric& m, const std::string& why) {
   return {{"ratio", nullptr}, {"ci95", nullptr}, {"level", nullptr}, {"rounds", 0}, {"verdict", "undetermined"},
           {"higher_is_better", m.higher_is_better}, {"reason", why}};
 }
 
 }  // namespace
 
+round_comparison compare_rounds(const json& candidate, const json& baseline, const report_metric& m,
+                                double margin) {
+  // Round r's figure of each side (NaN where invalid or missing), by the
+  // repetition's number, and the rounds where either side's generator was saturated.
+  std::map<std::int64_t, std::pair<double, double>> rounds;
+  std::set<std::int64_t> saturated;
+  const auto collect = [&](const json& reps, bool is_candidate) {
+    for (const auto& rep : reps) {
+      if (!rep.is_object()) continue;
+      const std::int64_t round = rep.value("repetition", std::int64_t{0});
+      auto& pair = rounds.try_emplace(round, NAN, NAN).first->second;
+      const auto x = rep.value("valid", false) ? number_at(rep, m.pointer) : std::nullopt;
+      (is_candidate ? pair.first : pair.second) = x ? *x : NAN;
+      if (rep.value("/client/generator_saturated"_json_pointer, false)) saturated.insert(round);
+    }
+  };
+  collect(candidate, true);
+  collect(baseline, false);
+  std::vector<double> c, b;
+  round_comparison out;
+  for (const auto& [round, pair] : rounds) {
+    c.push_back(pair.first);
+    b.push_back(pair.second);
+    if (std::isfinite(pair.first) && std::isfinite(pair.second) && saturated.count(round)) ++out.saturated_rounds;
+  }
+  out.result = compare_paired(c, b, m.higher_is_better, margin);
+  return out;
+}
+
+std::string saturated_reason(std::size_t saturated, std::size_t compared) {
+  return "the load generator was saturated in " + std::to_string(saturated) + " of the " +
+         std::to_string(compared) + " rounds compared";
+}
+
 json summary_json(const json& reps) {
   std::size_t valid = 0;
   for (const auto& r : reps) valid += r.value("valid", false) ? 1 : 0;
   json s = {{"repetitions", reps.size()}, {"valid_repetitions", valid}};
-  for (const auto& m : summary_metrics) s[m.name] = estimate_json(samples_of(reps, m));
+  for (const auto& m : report_metrics()) s[std::string(m.key)] = estimate_json(samples_of(reps, m));
   return s;
 }
 
@@ -134,8 +124,8 @@ json comparisons_json(const json& results, const std::string& baseline, double m
   for (const auto& r : results) {
     if (r["server"] == baseline) continue;
     json metrics = json::object();
-    for (const auto& m : summary_metrics)
-      metrics[m.name] = open_loop && std::string(m.name) == "throughput_rps"
+    for (const auto& m : report_metrics())
+      metrics[std::string(m.key)] = open_loop && m.key == "throughput_rps"
                             ? not_compared(m, "open loop: the request rate is the workload's, not a result")
                             : paired_json(r["repetitions"], (*base)["repetitions"], m, margin);
     out.push_back({{"candidate", r["server"]}, {"baseline", baseline}, {"metrics", std::move(metrics)}});

@@ -4,11 +4,29 @@
 // server with the baseline, round by round (harness/paired.hpp: ratio,
 // interval, verdict), as the report holds them (docs/results.md).
 
+#include <cstddef>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
+#include "harness/paired.hpp"
+#include "harness/report_reader.hpp"
+
 namespace ioduel::harness {
+
+// Round r of `candidate` against round r of `baseline` (two servers'
+// "repetitions" arrays, matched by repetition number) for one metric.
+// `saturated_rounds` counts the compared rounds in which either side's load
+// generator was saturated: a verdict resting on them is "generator_bound".
+struct round_comparison {
+  paired_comparison result;
+  std::size_t saturated_rounds = 0;
+};
+round_comparison compare_rounds(const nlohmann::json& candidate, const nlohmann::json& baseline,
+                                const report_metric& m, double margin);
+
+// "the load generator was saturated in 1 of the 5 rounds compared"
+std::string saturated_reason(std::size_t saturated, std::size_t compared);
 
 // The "summary" object of one server's result, from its "repetitions".
 nlohmann::json summary_json(const nlohmann::json& repetitions);
