@@ -56,6 +56,25 @@ std::vector<double> mann_whitney_cdf(std::size_t m, std::size_t n) {
   return cdf;
 }
 
+// The rank k of an interval [X(k), X(N - k + 1)] of a rank statistic whose
+// null CDF is `cdf` (cdf[t] = P(S <= t)): the largest k with
+// P(S <= k - 1) <= tail, at least 1; `coverage` is then 1 - 2 P(S <= k - 1).
+std::size_t exact_rank(const std::vector<double>& cdf, double tail, double& coverage) {
+  std::size_t k = 0;
+  while (k < cdf.size() && cdf[k] <= tail) ++k;
+  k = std::max<std::size_t>(k, 1);
+  coverage = 1 - 2 * cdf[k - 1];
+  return k;
+}
+
+// The same from the normal approximation to the statistic (its null mean and
+// standard deviation), with a continuity correction: for samples too large
+// for the exact table.
+std::size_t normal_rank(double mean, double sd, double tail) {
+  const double z = boost::math::quantile(boost::math::complement(boost::math::normal(), tail));
+  return static_cast<std::size_t>(std::max(1.0, std::floor(mean - z * sd - 0.5) + 1));
+}
+
 // The verdict of an interval of a ratio against the margin's band.
 void decide(paired_comparison& out, bool higher_is_better, double margin);
 
@@ -73,18 +92,11 @@ std::size_t wilcoxon_rank(std::size_t n, double level, double* achieved) {
   double coverage;
   if (n <= 300) {
     // The interval [W(k), W(N - k + 1)] misses with probability 2 P(T <= k - 1).
-    const std::vector<double> cdf = signed_rank_cdf(n);
-    k = 0;
-    while (k < cdf.size() && cdf[k] <= tail) ++k;
-    k = std::max<std::size_t>(k, 1);
-    coverage = 1 - 2 * cdf[k - 1];
+    k = exact_rank(signed_rank_cdf(n), tail, coverage);
   } else {
-    // Beyond 300 pairs, the normal approximation to T (mean n(n+1)/4,
-    // variance n(n+1)(2n+1)/24), with a continuity correction.
+    // Beyond 300 pairs: T has mean n(n+1)/4 and variance n(n+1)(2n+1)/24.
     const double dn = static_cast<double>(n);
-    const double mean = dn * (dn + 1) / 4, sd = std::sqrt(dn * (dn + 1) * (2 * dn + 1) / 24);
-    const double z = boost::math::quantile(boost::math::complement(boost::math::normal(), tail));
-    k = static_cast<std::size_t>(std::max(1.0, std::floor(mean - z * sd - 0.5) + 1));
+    k = normal_rank(dn * (dn + 1) / 4, std::sqrt(dn * (dn + 1) * (2 * dn + 1) / 24), tail);
     coverage = level;
   }
   if (achieved) *achieved = coverage;
@@ -134,16 +146,11 @@ std::size_t mann_whitney_rank(std::size_t m, std::size_t n, double level, double
   std::size_t k;
   double coverage;
   if (m * n <= 2500) {
-    const std::vector<double> cdf = mann_whitney_cdf(m, n);
-    k = 0;
-    while (k < cdf.size() && cdf[k] <= tail) ++k;
-    k = std::max<std::size_t>(k, 1);
-    coverage = 1 - 2 * cdf[k - 1];
+    k = exact_rank(mann_whitney_cdf(m, n), tail, coverage);
   } else {
+    // Beyond 2,500 pairs: U has mean mn/2 and variance mn(m+n+1)/12.
     const double dm = static_cast<double>(m), dn = static_cast<double>(n);
-    const double mean = dm * dn / 2, sd = std::sqrt(dm * dn * (dm + dn + 1) / 12);
-    const double z = boost::math::quantile(boost::math::complement(boost::math::normal(), tail));
-    k = static_cast<std::size_t>(std::max(1.0, std::floor(mean - z * sd - 0.5) + 1));
+    k = normal_rank(dm * dn / 2, std::sqrt(dm * dn * (dm + dn + 1) / 12), tail);
     coverage = level;
   }
   if (achieved) *achieved = coverage;

@@ -81,6 +81,18 @@ BOOST_AUTO_TEST_CASE(wilcoxon_ranks_match_the_exact_null_distribution) {
   BOOST_TEST(level == 0.95);
 }
 
+BOOST_AUTO_TEST_CASE(mann_whitney_ranks_match_the_exact_null_distribution) {
+  double level = 0;
+  // 5 and 5: P(U <= 2) = 4/252 <= 0.025 < P(U <= 3) = 7/252.
+  BOOST_TEST(mann_whitney_rank(5, 5, 0.95, &level) == 3u);
+  BOOST_TEST(level == 1 - 8.0 / 252, boost::test_tools::tolerance(1e-12));
+  // The published two-sided 5% critical values: U <= 1 for 4 and 5, 23 for 10 and 10.
+  BOOST_TEST(mann_whitney_rank(4, 5, 0.95) == 2u);
+  BOOST_TEST(mann_whitney_rank(10, 10, 0.95) == 24u);
+  BOOST_TEST(mann_whitney_rank(3, 3, 0.95, &level) == 1u);  // 95% is out of reach: [min, max]
+  BOOST_TEST(level == 0.9);
+}
+
 BOOST_AUTO_TEST_CASE(below_five_rounds_there_is_an_interval_but_no_verdict) {
   const std::vector<double> c{110, 111, 112}, b{100, 100, 100};
   const paired_comparison p = compare_paired(c, b, true);
