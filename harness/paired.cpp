@@ -78,9 +78,9 @@ std::size_t normal_rank(double mean, double sd, double tail) {
 // The verdict of an interval of a ratio against the margin's band.
 void decide(paired_comparison& out, bool higher_is_better, double margin);
 
-std::string fmt(const char* format, double a, double b = 0) {
+std::string fmt(const char* format, double a) {
   char buf[96];
-  std::snprintf(buf, sizeof buf, format, a, b);
+  std::snprintf(buf, sizeof buf, format, a);
   return buf;
 }
 
@@ -124,8 +124,7 @@ paired_comparison compare_paired(std::span<const double> candidate, std::span<co
     for (std::size_t j = i; j < n; ++j) walsh.push_back((logs[i] + logs[j]) / 2);
   std::sort(walsh.begin(), walsh.end());
   const std::size_t m = walsh.size();
-  const double hl = m % 2 ? walsh[m / 2] : (walsh[m / 2 - 1] + walsh[m / 2]) / 2;
-  out.ratio = std::exp(hl);
+  out.ratio = std::exp(median(walsh));
   const std::string counted = std::to_string(n) + (n == 1 ? " round" : " rounds");
   if (n < 2) {
     out.reason = counted + "; verdicts need " + std::to_string(min_rounds_for_verdict);
@@ -179,7 +178,7 @@ paired_comparison compare_independent(std::span<const double> candidate, std::sp
     for (const double y : b) diffs.push_back(x - y);
   std::sort(diffs.begin(), diffs.end());
   const std::size_t total = diffs.size();
-  out.ratio = std::exp(total % 2 ? diffs[total / 2] : (diffs[total / 2 - 1] + diffs[total / 2]) / 2);
+  out.ratio = std::exp(median(diffs));
   const std::string counts = std::to_string(out.rounds) + (out.rounds == 1 ? " repetition" : " repetitions") +
                              " on a side";
   if (c.size() < 2 || b.size() < 2) {
