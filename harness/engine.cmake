@@ -8,6 +8,8 @@ add_library(ioduel_harness STATIC
   ${CMAKE_CURRENT_LIST_DIR}/report.cpp
   ${CMAKE_CURRENT_LIST_DIR}/json_schema.cpp
   ${CMAKE_CURRENT_LIST_DIR}/progress.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/servers.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/measurement.cpp
   ${CMAKE_CURRENT_LIST_DIR}/runner.cpp)
 target_include_directories(ioduel_harness PUBLIC ${PROJECT_SOURCE_DIR})
 target_link_libraries(ioduel_harness PUBLIC ioduel_protocol nlohmann_json::nlohmann_json Threads::Threads)

@@ -18,26 +18,10 @@
 #include <nlohmann/json.hpp>
 
 #include "harness/engine.hpp"
+#include "harness/servers.hpp"
 #include "harness/workload.hpp"
 
 namespace ioduel::harness {
-
-struct server_spec {
-  std::string name;
-  std::vector<std::string> argv;  // without --port (the runner adds --port 0)
-};
-
-// The directory the server binaries are found under: --bin-dir, else
-// $IODUEL_BIN_DIR, else the build tree this harness was built in.
-std::filesystem::path default_bin_dir();
-
-// The command line of a named server (reactor, reactor-level, reactor-poll,
-// reactor-select, proactor, proactor-shared, proactor-uring), or nullopt.
-std::optional<server_spec> named_server(const std::string& name, const std::filesystem::path& bin_dir);
-std::vector<std::string> known_server_names();
-
-// Splits a command line on blanks, honouring '...' and "..." quoting.
-std::vector<std::string> split_command_line(const std::string& text);
 
 // The points in a run that a caller can observe (run_plan::observer).
 enum class run_point : std::uint8_t {
