@@ -8,6 +8,7 @@
 #include <set>
 #include <stdexcept>
 
+#include "harness/multiplicity.hpp"
 #include "harness/paired.hpp"
 #include "harness/report_reader.hpp"
 #include "harness/statistics.hpp"
@@ -64,8 +65,11 @@ std::optional<json> compare_metric(const report_metric& m, const side& candidate
               {"ratio", std::isfinite(p.ratio) ? json(p.ratio) : json(nullptr)},
               {"ci95", nullptr},
               {"level", p.ci ? json(p.level) : json(nullptr)},
+              {"rounds", p.rounds},
               {"verdict", paired_verdict_name(p.verdict)},
-              {"reason", p.reason.empty() ? json(nullptr) : json(p.reason)}};
+              {"reason", p.reason.empty() ? json(nullptr) : json(p.reason)},
+              {"p_value", std::isfinite(p.p_value) ? json(p.p_value) : json(nullptr)},
+              {"p_adjusted", nullptr}};
   if (p.ci) row["ci95"] = {{"low", p.ci->low}, {"high", p.ci->high}};
   if (saturated > 0) {
     row["verdict"] = "generator_bound";
@@ -73,12 +77,17 @@ std::optional<json> compare_metric(const report_metric& m, const side& candidate
                            : "the load generator was saturated in " + std::to_string(saturated) +
                                  " of the repetitions compared";
   }
+  row["interval_verdict"] = row["verdict"];
   return row;
 }
 
-void add_rows(json& rows, const side& candidate, const side& baseline, bool paired, double margin) {
-  for (const auto& m : report_metrics())
+// With `open_loop`, throughput is the workload's rate, not a result: no row.
+void add_rows(json& rows, const side& candidate, const side& baseline, bool paired, double margin,
+              bool open_loop) {
+  for (const auto& m : report_metrics()) {
+    if (open_loop && m.key == "throughput_rps") continue;
     if (auto row = compare_metric(m, candidate, baseline, paired, margin)) rows.push_back(std::move(*row));
+  }
 }
 
 // The first place where two workload definitions differ ("groups/1/rate:
@@ -161,7 +170,9 @@ void compare_servers(const named_report& r, double margin, json& out) {
     }
     for (const json& result : array_field(w, "results")) {
       note_result(out["notes"], name + ": " + result.value("server", ""), result);
-      if (&result != base) add_rows(rows, side{r.name, result}, side{r.name, *base}, /*paired=*/true, margin);
+      if (&result != base)
+        add_rows(rows, side{r.name, result}, side{r.name, *base}, /*paired=*/true, margin,
+                 definition_is_open_loop(w.value("workload", json())));
     }
     if (!rows.empty())
       out["workloads"].push_back({{"name", name}, {"not_comparable", nullptr}, {"rows", std::move(rows)}});
@@ -198,7 +209,8 @@ void compare_before_after(const named_report& before, const named_report& after,
       }
       note_result(out["notes"], before.name + ", " + name + ": " + server, ra);
       note_result(out["notes"], after.name + ", " + name + ": " + server, *rb);
-      add_rows(rows, side{after.name, *rb}, side{before.name, ra}, /*paired=*/false, margin);
+      add_rows(rows, side{after.name, *rb}, side{before.name, ra}, /*paired=*/false, margin,
+               definition_is_open_loop(wa.value("workload", json())));
     }
     for (const json& rb : array_field(*wb, "results"))
       if (!find_result(wa, rb.value("server", "")))
@@ -276,6 +288,13 @@ json compare_reports(std::span<const named_report> reports, double margin) {
     compare_servers(reports[0], margin, out);
   else
     compare_before_after(reports[0], reports[1], margin, out);
+  // One family: every row of every workload (harness/multiplicity.hpp).
+  std::vector<json*> rows;
+  for (json& w : out["workloads"])
+    if (w.contains("rows"))
+      for (json& row : w["rows"]) rows.push_back(&row);
+  correct_verdicts(rows);
+  out["fdr_level"] = fdr_level;
   return out;
 }
 

@@ -8,6 +8,7 @@ add_library(ioduel_measure STATIC
   ${CMAKE_CURRENT_LIST_DIR}/histogram_codec.cpp
   ${CMAKE_CURRENT_LIST_DIR}/statistics.cpp
   ${CMAKE_CURRENT_LIST_DIR}/paired.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/multiplicity.cpp
   ${CMAKE_CURRENT_LIST_DIR}/summary.cpp
   ${CMAKE_CURRENT_LIST_DIR}/report_reader.cpp
   ${CMAKE_CURRENT_LIST_DIR}/show.cpp

@@ -8,6 +8,8 @@
 
 #include <boost/math/distributions/normal.hpp>
 
+#include "harness/multiplicity.hpp"
+
 namespace ioduel::harness {
 
 namespace {
@@ -130,6 +132,7 @@ paired_comparison compare_paired(std::span<const double> candidate, std::span<co
     out.reason = counted + "; verdicts need " + std::to_string(min_rounds_for_verdict);
     return out;
   }
+  out.p_value = margin_claim_p_paired(logs, margin);
   const std::size_t k = wilcoxon_rank(n, 0.95, &out.level);
   out.ci = interval{std::exp(walsh[k - 1]), std::exp(walsh[m - k])};
   if (n < min_rounds_for_verdict) {
@@ -185,6 +188,7 @@ paired_comparison compare_independent(std::span<const double> candidate, std::sp
     out.reason = counts + "; verdicts need " + std::to_string(min_rounds_for_verdict) + " a side";
     return out;
   }
+  out.p_value = margin_claim_p_welch(c, b, margin);
   const std::size_t k = mann_whitney_rank(c.size(), b.size(), 0.95, &out.level);
   out.ci = interval{std::exp(diffs[k - 1]), std::exp(diffs[total - k])};
   if (out.rounds < min_rounds_for_verdict) {

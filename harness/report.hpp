@@ -12,7 +12,7 @@
 
 namespace ioduel::harness {
 
-inline constexpr int report_schema_version = 2;
+inline constexpr int report_schema_version = 3;
 
 // Who ran it where: host, build, git commit.  `started` and `finished` are
 // ISO 8601 UTC strings.

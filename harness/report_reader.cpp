@@ -57,6 +57,22 @@ std::span<const report_metric> report_metrics() {
   return metrics;
 }
 
+bool definition_is_open_loop(const json& d) {
+  if (!d.is_object()) return false;
+  if (const json& t = d.value("trace", json()); t.is_object()) return !t.value("as_fast_as_possible", false);
+  const json& groups = array_field(d, "groups");
+  return !groups.empty() && std::all_of(groups.begin(), groups.end(), [](const json& g) {
+    return g.is_object() && g.value("loop", "") == "open";
+  });
+}
+
+std::optional<double> offered_rate(const json& d) {
+  if (!definition_is_open_loop(d) || object_field(d, "trace").is_object()) return std::nullopt;
+  double total = 0;
+  for (const json& g : array_field(d, "groups")) total += g.value("rate", 0.0);
+  return total > 0 ? std::optional(total) : std::nullopt;
+}
+
 namespace {
 const json* field(const json& j, std::string_view key) {
   if (!j.is_object()) return nullptr;

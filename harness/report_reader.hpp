@@ -18,10 +18,12 @@
 namespace ioduel::harness {
 
 // The report schema versions these readers understand.  Version 2 changed
-// the comparisons (paired rounds, the verdict "same", a margin) and kept the
-// repetitions as they were, so the readers take both.
+// the comparisons (paired rounds, the verdict "same", a margin), version 3
+// added the report-wide correction (p_value, p_adjusted, interval_verdict)
+// and an open-loop server's rate_shortfall; the repetitions are as in 1, so
+// the readers take all three.
 inline constexpr int oldest_readable_schema_version = 1;
-inline constexpr int readable_schema_version = 2;
+inline constexpr int readable_schema_version = 3;
 
 // Parses the file and checks that it is an ioduel report with a schema
 // version; throws std::runtime_error with a message naming the file.
@@ -50,6 +52,18 @@ std::optional<double> number_at(const nlohmann::json& j, std::string_view pointe
 
 // The metric's value in each valid repetition of a server_result.
 std::vector<double> metric_samples(const nlohmann::json& server_result, const report_metric& m);
+
+// Whether a workload definition (a report's "workload") sets its own request
+// rate: every group open loop, or a trace replayed at its recorded times.
+// Its throughput is then an input, and is not compared.
+bool definition_is_open_loop(const nlohmann::json& definition);
+
+// The rate an open-loop definition offers, the sum of its groups' rates;
+// nothing for a trace (its rate is the recording's) or a closed loop.
+std::optional<double> offered_rate(const nlohmann::json& definition);
+
+// An achieved rate this far below the offered one is flagged (rate_shortfall).
+inline constexpr double rate_shortfall_flag = 0.02;
 
 // The first server_result in a workload_result for `server`, or nullptr.
 const nlohmann::json* find_result(const nlohmann::json& workload_result, std::string_view server);

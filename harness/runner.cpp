@@ -207,11 +207,12 @@ int execute(const run_plan& plan, const std::atomic<bool>& interrupt) {
       if (interrupt.load() && res["status"] == "ok" &&
           (reps.size() < plan.repetitions || (!reps.empty() && cut_by_interrupt(reps.back()))))
         res["status"] = "incomplete";
-      res["summary"] = summary_json(res["repetitions"]);
+      res["summary"] = summary_json(res["repetitions"], offered_rate(entry["workload"]));
       entry["results"].push_back(std::move(res));
     }
     if (!drive) entry["comparisons"] = comparisons_json(entry["results"], baseline, plan.margin, is_open_loop(w));
     report["workloads"].push_back(std::move(entry));
+    correct_report_verdicts(report["workloads"]);
     write(false, "still running");
     notify(plan, run_point::workload_end, w.name);
   }

@@ -29,6 +29,8 @@ json summarize_result(const json& result) {
             {"generator_saturated", 0},
             {"saturated_reasons", json::array()}};
   for (const auto& m : report_metrics()) s[m.key] = summary.value(m.key, json());
+  s["offered_rps"] = summary.value("offered_rps", json());
+  s["rate_shortfall"] = summary.value("rate_shortfall", json());
 
   std::vector<double> rss;
   std::uint64_t errors = 0;
@@ -178,6 +180,16 @@ void print_flags(const json& servers, std::ostream& out) {
     }
     for (const json& reason : array_field(s, "invalid_reasons"))
       out << wrap("! " + name + ": invalid " + reason.get<std::string>(), 2);
+    if (const json& short_by = s["rate_shortfall"]; short_by.is_object()) {
+      char text[200];
+      std::snprintf(text, sizeof text,
+                    "! %s: achieved %.1f%% less than the offered %s req/s (median %s req/s), so its "
+                    "latency was measured at a load it did not carry",
+                    name.c_str(), short_by.value("fraction", 0.0) * 100,
+                    format_number(number(s, "offered_rps")).c_str(),
+                    format_number(number(short_by, "achieved_rps")).c_str());
+      out << wrap(text, 2);
+    }
     if (const int n = s.value("generator_saturated", 0); n > 0) {
       std::string text = "! " + name + ": the load generator was saturated in " +
                          std::to_string(n) + " of " + s.value("repetitions", json()).dump() +

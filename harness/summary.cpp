@@ -7,6 +7,7 @@
 #include <set>
 #include <vector>
 
+#include "harness/multiplicity.hpp"
 #include "harness/paired.hpp"
 #include "harness/report_reader.hpp"
 #include "harness/statistics.hpp"
@@ -58,11 +59,14 @@ json paired_json(const json& candidate, const json& baseline, const report_metri
             {"rounds", p.rounds},
             {"verdict", paired_verdict_name(p.verdict)},
             {"higher_is_better", m.higher_is_better},
-            {"reason", p.reason.empty() ? json(nullptr) : json(p.reason)}};
+            {"reason", p.reason.empty() ? json(nullptr) : json(p.reason)},
+            {"p_value", std::isfinite(p.p_value) ? json(p.p_value) : json(nullptr)},
+            {"p_adjusted", nullptr}};
   if (r.saturated_rounds > 0) {
     j["verdict"] = "generator_bound";
     j["reason"] = saturated_reason(r.saturated_rounds, p.rounds);
   }
+  j["interval_verdict"] = j["verdict"];
   return j;
 }
 
@@ -107,11 +111,23 @@ std::string saturated_reason(std::size_t saturated, std::size_t compared) {
          std::to_string(compared) + " rounds compared";
 }
 
-json summary_json(const json& reps) {
+json summary_json(const json& reps, std::optional<double> offered_rps) {
   std::size_t valid = 0;
   for (const auto& r : reps) valid += r.value("valid", false) ? 1 : 0;
   json s = {{"repetitions", reps.size()}, {"valid_repetitions", valid}};
   for (const auto& m : report_metrics()) s[std::string(m.key)] = estimate_json(samples_of(reps, m));
+  if (offered_rps) {
+    // An open loop's rate is the workload's; a server that fell behind it is
+    // flagged, since its latency was measured at a load it did not carry.
+    s["offered_rps"] = *offered_rps;
+    s["rate_shortfall"] = nullptr;
+    const json& achieved = s["throughput_rps"];
+    if (achieved.is_object() && achieved["median"].is_number()) {
+      const double a = achieved["median"].get<double>();
+      if (a < *offered_rps * (1 - rate_shortfall_flag))
+        s["rate_shortfall"] = {{"achieved_rps", a}, {"fraction", 1 - a / *offered_rps}};
+    }
+  }
   return s;
 }
 
@@ -131,6 +147,42 @@ json comparisons_json(const json& results, const std::string& baseline, double m
     out.push_back({{"candidate", r["server"]}, {"baseline", baseline}, {"metrics", std::move(metrics)}});
   }
   return out;
+}
+
+void correct_verdicts(const std::vector<json*>& rows) {
+  std::vector<json*> family;
+  std::vector<double> p;
+  for (json* row : rows) {
+    const json& v = (*row)["interval_verdict"];
+    const json& pv = (*row)["p_value"];
+    if (!v.is_string() || v == "generator_bound" || !pv.is_number() ||
+        row->value("rounds", std::size_t{0}) < min_rounds_for_verdict)
+      continue;
+    family.push_back(row);
+    p.push_back(pv.get<double>());
+  }
+  const std::vector<double> adjusted = benjamini_hochberg(p);
+  for (std::size_t i = 0; i < family.size(); ++i) {
+    json& row = *family[i];
+    row["p_adjusted"] = adjusted[i];
+    const std::string claim = row["interval_verdict"].get<std::string>();
+    if (claim == "undetermined") continue;  // its reason is the interval's
+    const bool kept = adjusted[i] <= fdr_level;
+    row["verdict"] = kept ? claim : "undetermined";
+    row["reason"] = kept ? json(nullptr) : json("not kept by the FDR correction");
+  }
+}
+
+void correct_report_verdicts(json& workloads) {
+  std::vector<json*> rows;
+  for (json& w : workloads) {
+    if (!w.is_object() || !w.contains("comparisons")) continue;
+    for (json& c : w["comparisons"])
+      if (c.is_object() && c.contains("metrics"))
+        for (auto& [key, row] : c["metrics"].items())
+          if (row.is_object()) rows.push_back(&row);
+  }
+  correct_verdicts(rows);
 }
 
 }  // namespace ioduel::harness

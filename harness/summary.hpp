@@ -5,7 +5,9 @@
 // interval, verdict), as the report holds them (docs/results.md).
 
 #include <cstddef>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -28,8 +30,11 @@ round_comparison compare_rounds(const nlohmann::json& candidate, const nlohmann:
 // "the load generator was saturated in 1 of the 5 rounds compared"
 std::string saturated_reason(std::size_t saturated, std::size_t compared);
 
-// The "summary" object of one server's result, from its "repetitions".
-nlohmann::json summary_json(const nlohmann::json& repetitions);
+// The "summary" object of one server's result, from its "repetitions".  With
+// `offered_rps` (an open-loop workload's rate) it holds that rate and
+// "rate_shortfall": null, or the median achieved rate and how far short of the
+// offered one it fell when that is more than rate_shortfall_flag.
+nlohmann::json summary_json(const nlohmann::json& repetitions, std::optional<double> offered_rps = std::nullopt);
 
 // The "comparisons" array of one workload: each server of `results` against
 // `baseline` (empty when the baseline has no result there), pairing the two
@@ -38,5 +43,16 @@ nlohmann::json summary_json(const nlohmann::json& repetitions);
 // workload's offered rate and is not compared.
 nlohmann::json comparisons_json(const nlohmann::json& results, const std::string& baseline, double margin,
                                 bool open_loop);
+
+// The report-wide correction (harness/multiplicity.hpp) over comparison rows
+// that carry "interval_verdict" (the rank interval's verdict), "p_value" and
+// "rounds": each row that could carry a verdict gets "p_adjusted", and its
+// "verdict" stands only when the adjusted p-value is at most fdr_level
+// ("undetermined: not kept by the FDR correction" otherwise).  Idempotent:
+// the runner applies it again each time a workload joins the report.
+void correct_verdicts(const std::vector<nlohmann::json*>& rows);
+
+// The same over every comparison of a run report's "workloads".
+void correct_report_verdicts(nlohmann::json& workloads);
 
 }  // namespace ioduel::harness

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "harness/compare.hpp"
+#include "harness/report_reader.hpp"
 #include "synthetic_report.hpp"
 
 using namespace ioduel::harness;
@@ -151,11 +152,13 @@ BOOST_AUTO_TEST_CASE(invalid_repetitions_are_left_out_and_noted) {
 
 BOOST_AUTO_TEST_CASE(unreadable_schema_versions_are_refused) {
   const auto s = t::typical();
+  const int future = ioduel::harness::readable_schema_version + 1;
+  const std::string readable = "this ioduel reads versions 1 to " + std::to_string(ioduel::harness::readable_schema_version);
   check_refused({{"old.json", t::report({{"pingpong", {{"reactor", s}}}}, 1)},
-                 {"future.json", t::report({{"pingpong", {{"reactor", s}}}}, 3)}},
-                "future.json: schema version 3; this ioduel reads versions 1 to 2");
+                 {"future.json", t::report({{"pingpong", {{"reactor", s}}}}, future)}},
+                "future.json: schema version " + std::to_string(future) + "; " + readable);
   check_refused({{"ancient.json", t::report({{"pingpong", {{"reactor", s}}}}, 0)}},
-                "ancient.json: schema version 0; this ioduel reads versions 1 to 2");
+                "ancient.json: schema version 0; " + readable);
 }
 
 BOOST_AUTO_TEST_CASE(versions_1_and_2_compare_on_their_repetitions) {
