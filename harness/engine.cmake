@@ -23,7 +23,7 @@ target_compile_definitions(ioduel_harness PRIVATE
 target_link_libraries(ioduel_harness PUBLIC ioduel_measure ioduel_server_process)
 ioduel_use_pch(json ioduel_harness)
 
-add_executable(ioduel ${CMAKE_CURRENT_LIST_DIR}/main.cpp)
+add_executable(ioduel ${CMAKE_CURRENT_LIST_DIR}/main.cpp ${CMAKE_CURRENT_LIST_DIR}/cli.cpp)
 target_link_libraries(ioduel PRIVATE ioduel_harness CLI11::CLI11)
 target_compile_definitions(ioduel PRIVATE IODUEL_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
 ioduel_use_pch(app ioduel)

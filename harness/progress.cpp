@@ -39,6 +39,11 @@ void progress::note(const std::string& line) {
   std::cerr << "  " << line << "\n" << std::flush;
 }
 
+void progress::extend(std::size_t items, double estimate_s) {
+  items_ += items;
+  estimate_s_ += estimate_s;
+}
+
 void progress::end() {
   if (tty_) std::cerr << "\r\033[K" << std::flush;
 }

@@ -22,6 +22,8 @@ class progress {
   void tick(double item_elapsed, double item_left);
   // A line under the current measurement (its result, a warning).
   void note(const std::string& line);
+  // More measurements than planned (a run that adds rounds).
+  void extend(std::size_t items, double estimate_s);
   // Clears the updating line.
   void end();
 

@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <limits>
 #include <map>
 #include <random>
 #include <set>
@@ -80,6 +81,31 @@ std::string fit_connections(workload& w, std::uint64_t limit) {
          " connections: scaled down to " + std::to_string(w.total_connections());
 }
 
+widest_interval round_widths(const json& results, const std::string& baseline, double margin) {
+  static constexpr std::array<const char*, 4> headline{"throughput_rps", "p50_us", "p99_us",
+                                                       "server_cpu_us_per_request"};
+  widest_interval widest;
+  const auto consider = [&widest](const json& estimate, const char* centre, const std::string& what) {
+    const json& ci = estimate.is_object() ? estimate["ci95"] : estimate;
+    double width = std::numeric_limits<double>::infinity();
+    if (ci.is_object() && estimate[centre].is_number() && estimate[centre].get<double>() > 0)
+      width = (ci["high"].get<double>() - ci["low"].get<double>()) / estimate[centre].get<double>();
+    if (widest.what.empty() || width > widest.width) widest = {width, what};
+  };
+  if (results.size() > 1) {
+    for (const json& c : comparisons_json(results, baseline, margin, /*open_loop=*/false))
+      for (const char* key : headline)
+        consider(c["metrics"][key], "ratio", c["candidate"].get<std::string>() + "/" + baseline + " " + key);
+  } else {
+    for (const json& r : results) {
+      const json s = summary_json(r["repetitions"]);
+      for (const char* key : headline) consider(s[key], "median", r["server"].get<std::string>() + " " + key);
+    }
+  }
+  if (widest.what.empty()) widest.width = std::numeric_limits<double>::infinity();
+  return widest;
+}
+
 int execute(const run_plan& plan, const std::atomic<bool>& interrupt) {
   const auto t0 = steady::now();
   const std::string started = utc_now_iso();
@@ -143,7 +169,38 @@ int execute(const run_plan& plan, const std::atomic<bool>& interrupt) {
       per_server[s.name] = {{"server", s.name}, {"command", command_of(s)}, {"status", "ok"},
                             {"status_reason", nullptr}, {"repetitions", json::array()}};
     notify(plan, run_point::workload_begin, w.name);
-    for (unsigned rep = 1; rep <= plan.repetitions && !interrupt.load(); ++rep) {
+    json length = nullptr;  // with --until-width: the rounds run, and why they stopped
+    const auto results_so_far = [&] {
+      json results = json::array();
+      for (const auto& s : servers)
+        if (!unavailable.count(s.name)) results.push_back(per_server[s.name]);
+      return results;
+    };
+    for (unsigned rep = 1; !interrupt.load(); ++rep) {
+      if (rep > plan.repetitions) {
+        if (!plan.until_width) break;
+        const widest_interval widest = round_widths(results_so_far(), baseline, plan.margin);
+        length = {{"rounds", rep - 1},
+                  {"until_width", *plan.until_width},
+                  {"max_repeat", plan.max_repeat},
+                  {"widest", {{"what", widest.what},
+                              {"width", std::isfinite(widest.width) ? json(widest.width) : json(nullptr)}}},
+                  {"stopped", nullptr}};
+        if (widest.width <= *plan.until_width) {
+          length["stopped"] = "width reached";
+          break;
+        }
+        if (rep > plan.max_repeat) {
+          length["stopped"] = "max-repeat reached";
+          break;
+        }
+        prog.note(w.name + ": the widest interval, " + widest.what + ", is " +
+                  (std::isfinite(widest.width) ? std::to_string(static_cast<int>(std::ceil(widest.width * 100))) + "%"
+                                               : std::string("not yet there")) +
+                  " wide; target " + std::to_string(static_cast<int>(*plan.until_width * 100)) + "%: round " +
+                  std::to_string(rep));
+        prog.extend(servers.size(), (w.warmup_s + w.duration_s + item_overhead_s) * servers.size());
+      }
       std::vector<const server_spec*> order;
       for (const std::size_t k : round_order(servers.size(), plan.seed, workload_index, rep))
         order.push_back(&servers[k]);
@@ -151,8 +208,9 @@ int execute(const run_plan& plan, const std::atomic<bool>& interrupt) {
         const server_spec& s = *order[pos];
         json& res = per_server[s.name];
         const double item_s = w.warmup_s + w.duration_s + item_overhead_s;
-        prog.begin(w.name + " x " + s.name + " (repetition " + std::to_string(rep) + "/" +
-                       std::to_string(plan.repetitions) + ")",
+        prog.begin(w.name + " x " + s.name + " (round " + std::to_string(rep) + "/" +
+                       std::to_string(rep > plan.repetitions ? plan.max_repeat : plan.repetitions) +
+                       (plan.until_width && rep <= plan.repetitions ? "+" : "") + ")",
                    item_s);
         if (unavailable.count(s.name)) {
           prog.note(s.name + ": unavailable (skipped)");
@@ -200,6 +258,16 @@ int execute(const run_plan& plan, const std::atomic<bool>& interrupt) {
                   {"workload", original.to_json()},
                   {"results", json::array()},
                   {"comparisons", json::array()}};
+    if (plan.until_width) {
+      if (length.is_null() || length["stopped"].is_null()) {
+        length = {{"rounds", per_server.empty() ? 0 : per_server.begin()->second["repetitions"].size()},
+                  {"until_width", *plan.until_width},
+                  {"max_repeat", plan.max_repeat},
+                  {"widest", nullptr}};
+        length["stopped"] = "interrupted";
+      }
+      entry["rounds"] = std::move(length);
+    }
     for (const auto& s : servers) {
       json& res = per_server[s.name];
       // Fewer repetitions than planned, or the last one cut short.

@@ -38,6 +38,11 @@ struct run_plan {
   std::optional<std::string> sweep_parameter;
   std::vector<double> sweep_values;
   unsigned repetitions = 1;
+  // --until-width: after `repetitions` rounds, add rounds to each workload
+  // until every headline interval (round_widths) is at most this wide (a
+  // fraction of its estimate), or max_repeat rounds have run.
+  std::optional<double> until_width;
+  unsigned max_repeat = 0;
   std::vector<workload> workloads;
   std::vector<server_spec> servers;  // run, sweep
   std::optional<endpoint> target;    // drive
@@ -64,6 +69,17 @@ int execute(const run_plan& plan, const std::atomic<bool>& interrupt);
 // or last and a run with the same seed runs in the same order.
 std::vector<std::size_t> round_order(std::size_t servers, std::uint64_t seed, std::size_t workload_index,
                                      unsigned round);
+
+// The widest headline interval of a workload's results so far, as a
+// fraction of its estimate: of each comparison with the baseline (the
+// paired ratio's interval) where there is more than one server, else of each
+// server's median; over throughput, p50, p99 and CPU per request.  `what`
+// names it ("proactor/reactor p99"); infinite while an interval is missing.
+struct widest_interval {
+  double width = 0;
+  std::string what;
+};
+widest_interval round_widths(const nlohmann::json& results, const std::string& baseline, double margin);
 
 // Raises the open-file soft limit to the hard limit; returns the new limit.
 std::uint64_t raise_nofile_limit();
