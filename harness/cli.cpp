@@ -9,6 +9,7 @@
 #include <map>
 #include <sstream>
 
+#include "harness/calibration.hpp"
 #include "harness/json_schema.hpp"
 #include "harness/report.hpp"
 
@@ -126,6 +127,55 @@ std::vector<server_spec> resolve_servers(const server_options_cli& s, std::vecto
   for (const auto& n : custom_order)
     if (std::find(names.begin(), names.end(), n) == names.end()) out.push_back(custom[n]);
   return out;
+}
+
+void add_suite(run_plan& plan, const std::string& suite_name, const fs::path& workloads,
+               const common_options& o, std::vector<std::string>& names) {
+  const suite s = load_suite(suite_name, workloads / "suites");
+  plan.suite = s.name;
+  plan.repetitions = s.repetitions;
+  for (const auto& e : s.workloads)
+    for (auto& w : load_workload_file(e.file, e.overrides)) plan.workloads.push_back(std::move(w));
+  if (names.empty()) names = s.servers;
+  for (auto& w : plan.workloads) {
+    if (o.duration) w.duration_s = *o.duration;
+    if (o.warmup) w.warmup_s = *o.warmup;
+  }
+}
+
+run_plan calibration_plan(const run_plan& plan, const server_spec& server) {
+  run_plan cal = plan;
+  cal.command = "calibrate";
+  cal.until_width.reset();
+  cal.calibration = nullptr;
+  server_spec twin = server;
+  twin.name = calibration_twin(server.name);
+  cal.servers = {server, twin};
+  cal.out = plan.out;
+  cal.out.replace_extension(".calibration.json");
+  return cal;
+}
+
+int calibrate_command(const run_plan& cal, const std::atomic<bool>& interrupt) {
+  const int rc = execute(cal, interrupt);
+  std::ifstream in(cal.out);
+  if (!in) return rc;
+  nlohmann::json report = nlohmann::json::parse(in);
+  report["calibration"] = calibration_summary(report);
+  write_report_atomically(report, cal.out);
+  print_calibration(report["calibration"], std::cout);
+  return rc;
+}
+
+nlohmann::json calibration_of(const std::string& report_file) {
+  std::ifstream in(report_file);
+  if (!in) throw std::runtime_error("cannot read " + report_file);
+  const nlohmann::json report = nlohmann::json::parse(in);
+  if (!report.contains("calibration") || !report["calibration"].is_object())
+    throw std::runtime_error(report_file + " is not a calibrate report (it has no calibration)");
+  nlohmann::json c = report["calibration"];
+  c["file"] = report_file;
+  return c;
 }
 
 int validate_command(const std::string& report_file, const std::string& schema_file) {

@@ -4,6 +4,7 @@
 // reports go, and the servers named on the command line.  Only main.cpp and
 // calibrate.cpp include it: CLI11 stays out of the library.
 
+#include <atomic>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -11,6 +12,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "harness/runner.hpp"
 #include "harness/servers.hpp"
 #include "harness/workload.hpp"
 
@@ -53,6 +55,24 @@ void add_servers(CLI::App* cmd, server_options_cli& s);
 // The servers named (or, with none named, those of --server-cmd), then any
 // --server-cmd ones not named; throws CLI::ValidationError for an unknown name.
 std::vector<server_spec> resolve_servers(const server_options_cli& s, std::vector<std::string> names);
+
+// The suite's workloads (with --duration and --warmup) and rounds into the
+// plan; its servers into `names` when none were named.
+void add_suite(run_plan& plan, const std::string& suite_name, const std::filesystem::path& workloads,
+               const common_options& o, std::vector<std::string>& names);
+
+// The A/A plan of `server` over the plan's workloads and rounds: the server
+// as itself and as calibration_twin(server); its report goes beside the
+// plan's (<out>.calibration.json).
+run_plan calibration_plan(const run_plan& plan, const server_spec& server);
+
+// Runs a calibration plan, adds its noise floor (calibration_summary) to the
+// report as "calibration", and prints it.  Returns execute()'s status.
+int calibrate_command(const run_plan& cal, const std::atomic<bool>& interrupt);
+
+// The "calibration" of a calibrate report, plus its file name, for a run
+// report's metadata; throws std::runtime_error if it has none.
+nlohmann::json calibration_of(const std::string& report_file);
 
 // `ioduel validate`: 0 when the report matches the schema.
 int validate_command(const std::string& report_file, const std::string& schema_file);

@@ -79,6 +79,15 @@ int main(int argc, char** argv) {
   run->add_option("--repeat,-r", repeat, "rounds; in each every server runs once, in a shuffled order; verdicts need 5 (default: the suite's, else 1)")->check(CLI::PositiveNumber);
   run->add_option("--workloads-dir", wl_dir, "where suites are looked up (default: ./workloads, else the source tree's)");
   run->add_option("--pin-server", run_o.pin_server, "CPUs for the servers, e.g. 0");
+  bool calibrate_first = false;
+  std::string calibration_file;
+  run->add_flag("--calibrate", calibrate_first,
+                "first run the baseline server against itself (ioduel calibrate, same workloads and rounds) "
+                "and put its noise floor in this report's metadata");
+  run->add_option("--calibration", calibration_file,
+                  "put the noise floor of this earlier calibrate report in the metadata")
+      ->check(CLI::ExistingFile)
+      ->excludes("--calibrate");
   double until_width_pct = 0;
   unsigned max_repeat = 20;
   auto* until_width = run->add_option(
@@ -103,6 +112,23 @@ int main(int argc, char** argv) {
   sweep->add_option("--vary", vary, "PARAM=v1,v2,...; PARAM is connections, pipeline, size, threads or rate")->required();
   sweep->add_option("--repeat,-r", sweep_repeat, "repetitions per value")->check(CLI::PositiveNumber);
   sweep->add_option("--pin-server", sweep_o.pin_server, "CPUs for the servers, e.g. 0");
+
+  // calibrate
+  common_options cal_o;
+  server_options_cli cal_s;
+  std::string cal_suite = "quick", cal_server = "reactor";
+  unsigned cal_repeat = 0;
+  auto* calibrate = app.add_subcommand(
+      "calibrate", "this machine's noise floor: one server against itself, as A and B in the same rounds");
+  add_common(calibrate, cal_o, true);
+  add_servers(calibrate, cal_s);
+  calibrate->remove_option(calibrate->get_option("--server"));
+  calibrate->add_option("--server,-s", cal_server, "the server run as both A and B")->capture_default_str();
+  calibrate->add_option("--suite", cal_suite, "the suite whose workloads it runs (unless --workload)")
+      ->capture_default_str();
+  calibrate->add_option("--repeat,-r", cal_repeat, "rounds (default: the suite's)")->check(CLI::PositiveNumber);
+  calibrate->add_option("--workloads-dir", wl_dir, "where suites are looked up");
+  calibrate->add_option("--pin-server", cal_o.pin_server, "CPUs for the servers, e.g. 0");
 
   // validate
   std::string report_file, schema_file = (fs::path(IODUEL_SOURCE_DIR) / "results" / "schema.json").string();
@@ -156,18 +182,7 @@ int main(int argc, char** argv) {
     } else if (*run) {
       plan.command = "run";
       std::vector<std::string> names = run_s.names;
-      if (!suite_name.empty()) {
-        const suite s = load_suite(suite_name, workloads_dir(wl_dir) / "suites");
-        plan.suite = s.name;
-        plan.repetitions = s.repetitions;
-        for (const auto& e : s.workloads)
-          for (auto& w : load_workload_file(e.file, e.overrides)) plan.workloads.push_back(std::move(w));
-        if (names.empty()) names = s.servers;
-        for (auto& w : plan.workloads) {
-          if (run_o.duration) w.duration_s = *run_o.duration;
-          if (run_o.warmup) w.warmup_s = *run_o.warmup;
-        }
-      }
+      if (!suite_name.empty()) add_suite(plan, suite_name, workloads_dir(wl_dir), run_o, names);
       for (auto& w : load_all(run_o.workload_files, run_o)) plan.workloads.push_back(std::move(w));
       if (plan.workloads.empty()) throw CLI::ValidationError("run", "give --workload FILE or --suite NAME");
       if (names.empty() && run_s.commands.empty()) names = {"reactor", "proactor"};
@@ -186,6 +201,28 @@ int main(int argc, char** argv) {
       plan.pin_server = run_o.pin_server.empty() ? std::vector<int>{} : parse_cpus(run_o.pin_server);
       plan.out = run_o.out.empty() ? default_out(plan.suite ? *plan.suite : "run") : run_o.out;
       plan.quiet = run_o.quiet;
+      if (!calibration_file.empty()) plan.calibration = calibration_of(calibration_file);
+      if (calibrate_first) {
+        run_plan cal = calibration_plan(plan, plan.servers.front());
+        const int rc = calibrate_command(cal, interrupted);
+        if (rc == 130) return rc;
+        plan.calibration = calibration_of(cal.out.string());
+      }
+    } else if (*calibrate) {
+      plan.command = "calibrate";
+      std::vector<std::string> unused;
+      if (cal_o.workload_files.empty()) add_suite(plan, cal_suite, workloads_dir(wl_dir), cal_o, unused);
+      for (auto& w : load_all(cal_o.workload_files, cal_o)) plan.workloads.push_back(std::move(w));
+      if (cal_repeat) plan.repetitions = cal_repeat;
+      plan.seed = cal_s.seed;
+      plan.margin = cal_s.margin_pct / 100;
+      plan.pin_client = cal_o.pin_client.empty() ? std::vector<int>{} : parse_cpus(cal_o.pin_client);
+      plan.pin_server = cal_o.pin_server.empty() ? std::vector<int>{} : parse_cpus(cal_o.pin_server);
+      plan.out = cal_o.out.empty() ? default_out("calibrate") : cal_o.out;
+      plan.quiet = cal_o.quiet;
+      run_plan cal = calibration_plan(plan, resolve_servers(cal_s, {cal_server}).front());
+      cal.out = plan.out;
+      return calibrate_command(cal, interrupted);
     } else if (*sweep) {
       plan.command = "sweep";
       const auto eq = vary.find('=');

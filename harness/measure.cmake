@@ -12,7 +12,8 @@ add_library(ioduel_measure STATIC
   ${CMAKE_CURRENT_LIST_DIR}/summary.cpp
   ${CMAKE_CURRENT_LIST_DIR}/report_reader.cpp
   ${CMAKE_CURRENT_LIST_DIR}/show.cpp
-  ${CMAKE_CURRENT_LIST_DIR}/compare.cpp)
+  ${CMAKE_CURRENT_LIST_DIR}/compare.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/calibration.cpp)
 target_include_directories(ioduel_measure PUBLIC ${PROJECT_SOURCE_DIR})
 target_link_libraries(ioduel_measure PUBLIC nlohmann_json::nlohmann_json PRIVATE ZLIB::ZLIB)
 ioduel_use_pch(json ioduel_measure)

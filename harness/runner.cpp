@@ -147,6 +147,7 @@ int execute(const run_plan& plan, const std::atomic<bool>& interrupt) {
     report["metadata"] = run_metadata(started, utc_now_iso(),
                                       std::chrono::duration<double>(steady::now() - t0).count(),
                                       plan.pin_client, plan.pin_server, nofile);
+    report["metadata"]["calibration"] = plan.calibration;
     write_report_atomically(report, plan.out);
   };
 

@@ -50,6 +50,9 @@ struct run_plan {
   std::uint64_t seed = 1;  // draws each round's server order (round_order)
   double margin = 0.03;    // the verdicts' practical margin, a fraction (docs/results.md)
   std::filesystem::path out;
+  // A calibration's noise floor (harness/calibration.hpp) for the report's
+  // metadata, or null.
+  nlohmann::json calibration;
   bool quiet = false;  // no per-second progress lines
   // Called on the runner's thread at each run_point, with the workload's
   // name: for callers (tests) that must act at a known point of the run,
