@@ -153,8 +153,8 @@ void correct_verdicts(const std::vector<json*>& rows) {
   std::vector<json*> family;
   std::vector<double> p;
   for (json* row : rows) {
-    const json& v = (*row)["interval_verdict"];
-    const json& pv = (*row)["p_value"];
+    const json v = row->value("interval_verdict", json());  // value(): no key made where none was
+    const json pv = row->value("p_value", json());
     if (!v.is_string() || v == "generator_bound" || !pv.is_number() ||
         row->value("rounds", std::size_t{0}) < min_rounds_for_verdict)
       continue;

@@ -7,6 +7,7 @@ ioduel_add_test(harness_engine_test
     ${CMAKE_CURRENT_LIST_DIR}/engine/workload_test.cpp
     ${CMAKE_CURRENT_LIST_DIR}/engine/schedule_test.cpp
     ${CMAKE_CURRENT_LIST_DIR}/engine/rounds_test.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/engine/length_test.cpp
     ${CMAKE_CURRENT_LIST_DIR}/engine/schema_test.cpp
     ${CMAKE_CURRENT_LIST_DIR}/engine/end_to_end_test.cpp
   LIBS ioduel_harness
@@ -25,5 +26,10 @@ if(TARGET ioduel-reactor)
   add_test(NAME harness_cli_sweep
     COMMAND sh -c "out=$(mktemp) && \"$<TARGET_FILE:ioduel>\" sweep --quiet --workload '${PROJECT_SOURCE_DIR}/workloads/pingpong.json' --vary connections=1,3 --server reactor --bin-dir '${PROJECT_BINARY_DIR}' --warmup 0.05 --duration 0.2 --out \"$out\" && \"$<TARGET_FILE:ioduel>\" validate \"$out\" --schema '${PROJECT_SOURCE_DIR}/results/schema.json' && grep -q '\"parameter\": \"connections\"' \"$out\"; rc=$?; rm -f \"$out\"; exit $rc")
   set_tests_properties(harness_cli_sweep PROPERTIES LABELS harness TIMEOUT 60)
+  # calibrate: the reactor against itself, 5 rounds; its report validates and
+  # holds the noise floor.
+  add_test(NAME harness_cli_calibrate
+    COMMAND sh -c "out=$(mktemp) && \"$<TARGET_FILE:ioduel>\" calibrate --quiet --workload '${PROJECT_SOURCE_DIR}/workloads/pingpong.json' --server reactor --repeat 5 --bin-dir '${PROJECT_BINARY_DIR}' --warmup 0.05 --duration 0.1 --out \"$out\" >\"$out.txt\" && \"$<TARGET_FILE:ioduel>\" validate \"$out\" --schema '${PROJECT_SOURCE_DIR}/results/schema.json' && grep -q '\"kind\": \"ioduel-calibration\"' \"$out\" && grep -q 'reactor against itself, 5 rounds' \"$out.txt\"; rc=$?; rm -f \"$out\" \"$out.txt\"; exit $rc")
+  set_tests_properties(harness_cli_calibrate PROPERTIES LABELS harness TIMEOUT 60)
   ioduel_test_needs(no_soak ioduel ioduel-reactor)
 endif()

@@ -41,8 +41,8 @@ BOOST_AUTO_TEST_CASE(broken_reports_are_caught) {
   BOOST_TEST(mentions(validate_json(r, schema), "lacks required field 'schema_version'"));
 
   r = good;
-  r["schema_version"] = 3;
-  BOOST_TEST(mentions(validate_json(r, schema), "/schema_version: 3 is not one of"));
+  r["schema_version"] = 4;  // the next version, which this schema does not describe yet
+  BOOST_TEST(mentions(validate_json(r, schema), "/schema_version: 4 is not one of"));
 
   r = good;
   r["workloads"][0]["results"][0]["repetitions"][0]["throughput_rps"] = "fast";
