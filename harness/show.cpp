@@ -112,6 +112,19 @@ void print_header(const json& s, std::ostream& out) {
                   text(s, "git_commit", "unknown").substr(0, 12) +
                   (s.value("git_dirty", json()) == true ? " (with uncommitted changes)" : ""),
               0);
+  if (const json& cal = object_field(s, "calibration"); !cal.empty()) {
+    // The noise floor measured before this run: what it can resolve.
+    std::string line = "noise floor (" + cal.value("server", std::string("?")) + " against itself, " +
+                       cal.value("rounds", json()).dump() + " rounds): resolves";
+    for (const char* key : {"throughput_rps", "p99_us", "server_cpu_us_per_request"}) {
+      const json& e = object_field(object_field(cal, "metrics"), key);
+      const json v = e.value("resolves_beyond", json());
+      char buf[48];
+      std::snprintf(buf, sizeof buf, " %s %s", key, v.is_number() ? (format_number(v.get<double>() * 100) + "%").c_str() : "-");
+      line += buf;
+    }
+    out << wrap(line, 0);
+  }
   if (s.value("complete", json()) == false)
     out << wrap("INCOMPLETE: " + text(s, "incomplete_reason", "interrupted") +
                     "; only what finished is shown",
@@ -219,6 +232,7 @@ json summarize_report(const json& report, const std::string& name) {
             {"git_commit", meta.value("git_commit", json())},
             {"git_dirty", meta.value("git_dirty", json())},
             {"repetitions", report.value("repetitions", json())},
+            {"calibration", meta.value("calibration", json())},
             {"baseline", report.value("baseline", json())},
             {"workloads", json::array()}};
   for (const json& w : report.at("workloads")) {
