@@ -37,7 +37,7 @@ json calibration_summary(const json& report) {
     for (const json& w : array_field(report, "workloads")) {
       for (const json& c : array_field(w, "comparisons")) {
         const json& row = object_field(object_field(c, "metrics"), m.key);
-        if (row.empty() || row.value("rounds", 0) == 0 || !row.value("p_value", json()).is_number()) continue;
+        if (row.empty() || row.value("rounds", 0) == 0 || !row.value("p_beyond", json()).is_number()) continue;
         ++compared;
         const std::string v = row.value("verdict", "");
         false_verdicts += v == "faster" || v == "slower";

@@ -68,10 +68,11 @@ std::optional<json> compare_metric(const report_metric& m, const side& candidate
               {"rounds", p.rounds},
               {"verdict", paired_verdict_name(p.verdict)},
               {"reason", p.reason.empty() ? json(nullptr) : json(p.reason)},
-              {"p_value", std::isfinite(p.p_value) ? json(p.p_value) : json(nullptr)},
+              {"p_beyond", std::isfinite(p.p_beyond) ? json(p.p_beyond) : json(nullptr)},
+              {"p_within", std::isfinite(p.p_within) ? json(p.p_within) : json(nullptr)},
               {"p_adjusted", nullptr}};
   if (p.ci) row["ci95"] = {{"low", p.ci->low}, {"high", p.ci->high}};
-  if (saturated > 0) {
+  if (saturated > 0 && p.rounds >= min_rounds_for_verdict) {
     row["verdict"] = "generator_bound";
     row["reason"] = paired ? saturated_reason(saturated, p.rounds)
                            : "the load generator was saturated in " + std::to_string(saturated) +
@@ -194,8 +195,11 @@ void compare_before_after(const named_report& before, const named_report& after,
       continue;
     }
     // Different definitions measure different things: no verdict at all.
-    if (const std::string d = first_difference(wa.value("workload", json()), wb->value("workload", json()));
-        !d.empty()) {
+    // The description is prose about the workload, not part of it.
+    json da = wa.value("workload", json()), db = wb->value("workload", json());
+    for (json* d : {&da, &db})
+      if (d->is_object()) d->erase("description");
+    if (const std::string d = first_difference(da, db); !d.empty()) {
       out["workloads"].push_back({{"name", name}, {"not_comparable", d}, {"rows", json::array()}});
       continue;
     }

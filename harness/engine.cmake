@@ -9,6 +9,7 @@ add_library(ioduel_harness STATIC
   ${CMAKE_CURRENT_LIST_DIR}/json_schema.cpp
   ${CMAKE_CURRENT_LIST_DIR}/progress.cpp
   ${CMAKE_CURRENT_LIST_DIR}/servers.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/host_load.cpp
   ${CMAKE_CURRENT_LIST_DIR}/measurement.cpp
   ${CMAKE_CURRENT_LIST_DIR}/runner.cpp)
 target_include_directories(ioduel_harness PUBLIC ${PROJECT_SOURCE_DIR})

@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -16,6 +17,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <fstream>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -39,6 +41,7 @@ error_counts& error_counts::operator+=(const error_counts& o) noexcept {
   timeouts += o.timeouts;
   connect_failures += o.connect_failures;
   lost_requests += o.lost_requests;
+  dropped_arrivals += o.dropped_arrivals;
   return *this;
 }
 
@@ -77,6 +80,24 @@ double thread_cpu_s(bool user) {
   ::getrusage(RUSAGE_THREAD, &ru);
   const timeval& tv = user ? ru.ru_utime : ru.ru_stime;
   return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6;
+}
+
+// Pacing: a worker sleeps (with a 1 us timer slack) until spin_window_ns
+// before its next deadline, then polls without sleeping until the deadline,
+// so that an arrival goes out on time rather than when the kernel's timer
+// wakes the thread (docs/workloads.md, "Pacing").
+constexpr std::int64_t spin_window_ns = 30'000;
+constexpr unsigned long timer_slack_ns = 1'000;
+
+// This thread's time on a CPU and waiting for one, from its schedstat.
+struct thread_schedstat {
+  std::int64_t on_cpu_ns = 0, run_queue_ns = 0;
+};
+thread_schedstat read_own_schedstat() {
+  thread_schedstat s;
+  std::ifstream in("/proc/thread-self/schedstat");
+  in >> s.on_cpu_ns >> s.run_queue_ns;
+  return s;
 }
 
 constexpr std::uint64_t wake_tag = ~0ull;
@@ -185,8 +206,12 @@ struct worker_result {
   std::uint64_t arrivals = 0, late_arrivals = 0;
   error_counts errors;
   double user_at_start = 0, sys_at_start = 0, user_s = 0, sys_s = 0;
+  thread_schedstat sched_at_start, sched;  // sched: over the window
+  std::int64_t spin_ns = 0;                // on CPU pacing, over the window
   bool window_started = false, window_ended = false;
   std::vector<histogram> latency, uncorrected;  // per group
+  // Intended send time to first byte written, of requests intended in the window.
+  histogram send_lag = histogram::nanoseconds();
   std::vector<std::uint64_t> group_completed;
 };
 
@@ -222,8 +247,8 @@ class worker {
       for (std::uint32_t i = 0; i < w.trace->connections; ++i, ++global)
         if (global % threads == index) add_connection(trace_group(), i);
     const std::size_t groups = w.groups.size() + (w.trace ? 1 : 0);
-    result_.latency.resize(groups);
-    result_.uncorrected.resize(groups);
+    result_.latency.assign(groups, histogram::nanoseconds());
+    result_.uncorrected.assign(groups, histogram::nanoseconds());
     result_.group_completed.resize(groups);
     // Open-loop arrivals: this thread's share of each group's rate.
     for (std::uint32_t g = 0; g < w.groups.size(); ++g) {
@@ -247,6 +272,7 @@ class worker {
   worker_result& result() noexcept { return result_; }
 
   void run() {
+    ::prctl(PR_SET_TIMERSLACK, timer_slack_ns, 0, 0, 0);
     start_initial_connects();
     check_ready();
     while (!control_.go.load(std::memory_order_acquire) && !control_.aborted.load()) {
@@ -524,7 +550,6 @@ class worker {
       const std::int64_t now = now_ns();
       for (std::uint64_t s = c.queue.written(); s != c.queue.tail() && n + 2 <= max_iov * 2; ++s) {
         pending& p = c.queue.at(s);
-        if (p.sent_ns == 0) p.sent_ns = now;
         if (skip < p.head_len) {
           iov[n++] = {p.head + skip, static_cast<std::size_t>(p.head_len - skip)};
           skip = 0;
@@ -552,6 +577,7 @@ class worker {
         return;
       }
       count_sent(static_cast<std::uint64_t>(w), now);
+      stamp_sent(c, static_cast<std::uint64_t>(w), now);
       // Move past what went out.
       std::uint64_t left = static_cast<std::uint64_t>(w) + c.write_offset;
       while (c.queue.unwritten() > 0) {
@@ -563,6 +589,22 @@ class worker {
         ++result_.total_sent;
       }
       c.write_offset = static_cast<std::uint32_t>(left);
+    }
+  }
+
+  // The requests whose first byte went out in a write of `n` bytes (that
+  // began at the unwritten queue's write_offset) are stamped with the time
+  // the write was issued; a write that failed (EAGAIN) stamps nothing.
+  void stamp_sent(connection& c, std::uint64_t n, std::int64_t now) noexcept {
+    std::uint64_t start = 0;  // of request s, counted from the write's first byte
+    const std::uint64_t end = n + c.write_offset;
+    for (std::uint64_t s = c.queue.written(); s != c.queue.tail() && start < end; ++s) {
+      pending& p = c.queue.at(s);
+      if (p.sent_ns == 0) {
+        p.sent_ns = now;
+        if (in_window(p.intended_ns)) result_.send_lag.record(std::max<std::int64_t>(1, now - p.intended_ns));
+      }
+      start += p.head_len + p.payload;
     }
   }
 
@@ -664,11 +706,14 @@ class worker {
     connection& c = conns_[i];
     const pending& p = c.queue.front();
     ++result_.total_completed;
-    if (in_window(now)) {
+    // A request belongs to the window it was meant to be sent in, however
+    // late its reply: the slowest replies of an overloaded server come after
+    // the window, and the drain waits for them.
+    if (in_window(p.intended_ns)) {
       ++result_.completed;
       ++result_.group_completed[c.group];
-      result_.latency[c.group].record(std::max<std::int64_t>(1, (now - p.intended_ns) / 1000));
-      result_.uncorrected[c.group].record(std::max<std::int64_t>(1, (now - p.sent_ns) / 1000));
+      result_.latency[c.group].record(std::max<std::int64_t>(1, now - p.intended_ns));
+      result_.uncorrected[c.group].record(std::max<std::int64_t>(1, now - p.sent_ns));
     }
     c.queue.pop();
     c.head_have = 0;
@@ -759,7 +804,10 @@ class worker {
         note_arrival(intended, now);
         const std::uint32_t i = a.conns[a.rr++ % a.conns.size()];
         connection& c = conns_[i];
-        if (c.state != conn_state::open && c.state != conn_state::connecting) continue;
+        if (c.state != conn_state::open && c.state != conn_state::connecting) {
+          ++result_.errors.dropped_arrivals;  // its connection failed and waits to reconnect
+          continue;
+        }
         issue_generated(i, intended);
         flush(i);
       }
@@ -775,6 +823,17 @@ class worker {
     if (!result_.window_ended) d = std::min(d, window_end_);
     if (draining_) d = std::min(d, drain_deadline_);
     return d;
+  }
+
+  // Sleeps until spin_window_ns before the deadline; inside that window,
+  // polls without sleeping (spinning), counting the time spent so.
+  void pace_and_poll(std::int64_t now, std::int64_t deadline) {
+    if (deadline - now > spin_window_ns) {
+      poll_once(deadline - spin_window_ns);
+      return;
+    }
+    poll_once(now);  // a zero timeout: take what is ready, then look at the clock again
+    spin_ns_ += now_ns() - now;
   }
 
   void check_timeouts(std::int64_t now) {
@@ -815,12 +874,22 @@ class worker {
         result_.window_started = true;
         result_.user_at_start = thread_cpu_s(true);
         result_.sys_at_start = thread_cpu_s(false);
+        result_.sched_at_start = read_own_schedstat();
+        spin_ns_ = 0;
       }
       if (!result_.window_ended && now >= window_end_) {
         result_.window_ended = true;
         result_.user_s = thread_cpu_s(true) - result_.user_at_start;
         result_.sys_s = thread_cpu_s(false) - result_.sys_at_start;
-        if (!result_.window_started) result_.user_s = result_.sys_s = 0;
+        const thread_schedstat end = read_own_schedstat();
+        result_.sched = {end.on_cpu_ns - result_.sched_at_start.on_cpu_ns,
+                         end.run_queue_ns - result_.sched_at_start.run_queue_ns};
+        result_.spin_ns = spin_ns_;
+        if (!result_.window_started) {
+          result_.user_s = result_.sys_s = 0;
+          result_.sched = {};
+          result_.spin_ns = 0;
+        }
         draining_ = true;
         drain_deadline_ = now + std::int64_t{w_.timeout_ms} * 1'000'000;
       }
@@ -831,7 +900,7 @@ class worker {
         check_timeouts(now);
         next_scan = now + 100'000'000;
       }
-      poll_once(std::min(next_deadline(now), next_scan));
+      pace_and_poll(now, std::min(next_deadline(now), next_scan));
     }
     // What is still unanswered at the end timed out.
     result_.errors.timeouts += outstanding();
@@ -862,6 +931,7 @@ class worker {
   bool running_ = false;
   bool draining_ = false;
   std::int64_t start_ns_ = 0, window_start_ = 0, window_end_ = 0, drain_deadline_ = 0;
+  std::int64_t spin_ns_ = 0;
   worker_result result_;
 };
 
@@ -877,6 +947,36 @@ void resolve(const endpoint& target, sockaddr_storage& addr, socklen_t& len) {
   std::memcpy(&addr, res->ai_addr, res->ai_addrlen);
   len = res->ai_addrlen;
   ::freeaddrinfo(res);
+}
+
+// Whether the generator, not the server, may have set the figures: from what
+// the generator suffered (docs/workloads.md, "Generator saturation").
+void judge_saturation(engine_outcome& out, std::uint64_t arrivals, std::uint64_t late) {
+  const auto flag = [&out](std::string why) {
+    out.generator_saturated = true;
+    out.saturated_reasons.push_back(std::move(why));
+  };
+  const auto pct = [](double f) { return std::to_string(static_cast<int>(f * 100 + 0.5)) + "%"; };
+  if (out.busiest_thread_busy > 0.9)
+    flag("an engine thread was busy on a CPU " + pct(out.busiest_thread_busy) +
+         " of the window, spinning to deadlines aside (over 90%)");
+  if (out.busiest_thread_waiting > 0.1)
+    flag("an engine thread waited for a CPU " + pct(out.busiest_thread_waiting) +
+         " of the window (over 10%): the machine's cores were taken");
+  if (arrivals > 0) {
+    out.schedule_late_fraction = static_cast<double>(late) / static_cast<double>(arrivals);
+    if (*out.schedule_late_fraction > 0.01)
+      flag("the open-loop schedule slipped: " + std::to_string(late) + " of " + std::to_string(arrivals) +
+           " arrivals issued over 1 ms late");
+  }
+  // The generator's lateness against the latency it measures: a send lag
+  // whose p99 is a tenth of the latency p99 (and over 50 us) is in the figure.
+  if (out.open_loop && out.send_lag.total_count() > 0 && out.latency.total_count() > 0) {
+    const auto lag = out.send_lag.value_at_percentile(99), latency = out.latency.value_at_percentile(99);
+    if (lag > 50'000 && lag * 10 > latency)
+      flag("the send lag's p99 (" + std::to_string(lag / 1000) + " us) is over a tenth of the latency p99 (" +
+           std::to_string(latency / 1000) + " us)");
+  }
 }
 
 }  // namespace
@@ -1005,10 +1105,18 @@ engine_outcome run_engine(const workload& w, const endpoint& target, const engin
     out.errors += r.errors;
     out.cpu_user_s += r.user_s;
     out.cpu_system_s += r.sys_s;
-    if (out.window_s > 0)
-      out.busiest_thread_busy = std::max(out.busiest_thread_busy, (r.user_s + r.sys_s) / out.window_s);
+    out.cpu_on_s += static_cast<double>(r.sched.on_cpu_ns) / 1e9;
+    out.spin_s += static_cast<double>(r.spin_ns) / 1e9;
+    if (out.window_s > 0) {
+      const double window_ns = out.window_s * 1e9;
+      out.busiest_thread_busy =
+          std::max(out.busiest_thread_busy, static_cast<double>(r.sched.on_cpu_ns - r.spin_ns) / window_ns);
+      out.busiest_thread_waiting =
+          std::max(out.busiest_thread_waiting, static_cast<double>(r.sched.run_queue_ns) / window_ns);
+    }
     arrivals += r.arrivals;
     late += r.late_arrivals;
+    out.send_lag.merge(r.send_lag);
     for (std::size_t g = 0; g < groups; ++g) {
       out.groups[g].completed += r.group_completed[g];
       out.groups[g].latency.merge(r.latency[g]);
@@ -1019,21 +1127,7 @@ engine_outcome run_engine(const workload& w, const endpoint& target, const engin
     out.latency.merge(g.latency);
     out.latency_uncorrected.merge(g.latency_uncorrected);
   }
-  if (out.busiest_thread_busy > 0.9) {
-    out.generator_saturated = true;
-    out.saturated_reasons.push_back("an engine thread was on CPU " +
-                                    std::to_string(static_cast<int>(out.busiest_thread_busy * 100)) +
-                                    "% of the window (over 90%)");
-  }
-  if (arrivals > 0) {
-    out.schedule_late_fraction = static_cast<double>(late) / static_cast<double>(arrivals);
-    if (*out.schedule_late_fraction > 0.01) {
-      out.generator_saturated = true;
-      out.saturated_reasons.push_back("the open-loop schedule slipped: " +
-                                      std::to_string(late) + " of " + std::to_string(arrivals) +
-                                      " arrivals issued over 1 ms late");
-    }
-  }
+  judge_saturation(out, arrivals, late);
   if (out.connections_opened == 0 && w.total_connections() > 0 && out.setup_error.empty())
     out.setup_error = "no connection to " + target.to_string() + " could be opened";
   return out;

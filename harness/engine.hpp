@@ -49,10 +49,12 @@ struct error_counts {
   std::uint64_t timeouts = 0;           // requests unanswered after timeout_ms
   std::uint64_t connect_failures = 0;
   std::uint64_t lost_requests = 0;      // in flight on a connection that failed
+  std::uint64_t dropped_arrivals = 0;   // open loop: due while their connection was down, never sent
 
   error_counts& operator+=(const error_counts& o) noexcept;
   std::uint64_t total() const noexcept {
-    return mismatches + error_replies + resets + unexpected_closes + timeouts + connect_failures;
+    return mismatches + error_replies + resets + unexpected_closes + timeouts + connect_failures +
+           dropped_arrivals;
   }
 };
 
@@ -61,8 +63,8 @@ struct group_outcome {
   std::uint32_t connections = 0;
   bool open_loop = false;
   std::uint64_t completed = 0;  // in the window
-  histogram latency;            // from the intended send time
-  histogram latency_uncorrected;  // from the actual send time (open loop)
+  histogram latency = histogram::nanoseconds();              // from the intended send time
+  histogram latency_uncorrected = histogram::nanoseconds();  // from the actual send time (open loop)
 };
 
 struct engine_outcome {
@@ -76,13 +78,19 @@ struct engine_outcome {
   std::uint64_t connections_opened = 0;
   error_counts errors;
   bool open_loop = false;
-  histogram latency;
-  histogram latency_uncorrected;
+  // Nanoseconds, like every histogram of the engine.
+  histogram latency = histogram::nanoseconds();
+  histogram latency_uncorrected = histogram::nanoseconds();
   std::vector<group_outcome> groups;
+  // Intended send time to first byte written (requests intended in the window), ns.
+  histogram send_lag = histogram::nanoseconds();
   // The engine's own cost over the window.
   unsigned threads = 1;
-  double cpu_user_s = 0, cpu_system_s = 0;
-  double busiest_thread_busy = 0;  // fraction of the window
+  double cpu_user_s = 0, cpu_system_s = 0;  // getrusage, in ticks
+  double cpu_on_s = 0;                      // schedstat: on a CPU, all threads, ns resolution
+  double spin_s = 0;                        // of that, spinning to a pacing deadline
+  double busiest_thread_busy = 0;           // on a CPU but not spinning: fraction of the window
+  double busiest_thread_waiting = 0;        // runnable, waiting for a CPU: fraction of the window
   std::optional<double> schedule_late_fraction;  // open loop: arrivals issued > 1 ms late
   bool generator_saturated = false;
   std::vector<std::string> saturated_reasons;

@@ -1,10 +1,12 @@
 #pragma once
 // A latency histogram with HdrHistogram's bucket layout and precision.
 //
-// Values are integers (the harness records microseconds).  With the default
-// arguments it tracks 1 us to 60 s and keeps 3 significant decimal digits:
-// every value is counted in a bucket no wider than 1/1000 of the value, and
-// values below 2048 are counted exactly.  The layout is HdrHistogram's, so
+// Values are integers.  The engine records latency in nanoseconds
+// (histogram::nanoseconds(): 1 ns to 60 s); the default layout tracks 1 to
+// 60,000,000 (1 us to 60 s in microseconds, as reports before schema version
+// 3 held).  Either keeps 3 significant decimal digits: every value is counted
+// in a bucket no wider than 1/1000 of the value, and values below 2048 are
+// counted exactly.  The layout is HdrHistogram's, so
 // the encoding (encode()/decode(), see histogram_codec.hpp) is the V2
 // compressed "HISTFAAA..." form that HdrHistogram libraries in other
 // languages read and write.
@@ -33,8 +35,10 @@ namespace ioduel::harness {
 
 class histogram {
  public:
-  // 1 us to 60 s at 3 significant digits.
+  // 1 to 60,000,000 (1 us to 60 s in microseconds) at 3 significant digits.
   histogram();
+  // 1 ns to 60 s in nanoseconds at 3 significant digits: the engine's latency.
+  static histogram nanoseconds() { return histogram(1, 60'000'000'000, 3); }
   // Throws std::invalid_argument unless lowest >= 1, highest >= 2 * lowest
   // and 0 <= significant_figures <= 5.  lowest is rounded down to a power of 2.
   explicit histogram(std::int64_t lowest, std::int64_t highest = 60'000'000,

@@ -18,6 +18,7 @@
 #include "harness/cli.hpp"
 #include "harness/engine.hpp"
 #include "harness/json_schema.hpp"
+#include "harness/paired.hpp"
 #include "harness/report.hpp"
 #include "harness/runner.hpp"
 #include "harness/workload.hpp"
@@ -126,7 +127,7 @@ int main(int argc, char** argv) {
   calibrate->add_option("--server,-s", cal_server, "the server run as both A and B")->capture_default_str();
   calibrate->add_option("--suite", cal_suite, "the suite whose workloads it runs (unless --workload)")
       ->capture_default_str();
-  calibrate->add_option("--repeat,-r", cal_repeat, "rounds (default: the suite's)")->check(CLI::PositiveNumber);
+  calibrate->add_option("--repeat,-r", cal_repeat, "rounds (default: the suite's; with --workload, 5)")->check(CLI::PositiveNumber);
   calibrate->add_option("--workloads-dir", wl_dir, "where suites are looked up");
   calibrate->add_option("--pin-server", cal_o.pin_server, "CPUs for the servers, e.g. 0");
 
@@ -213,6 +214,8 @@ int main(int argc, char** argv) {
       std::vector<std::string> unused;
       if (cal_o.workload_files.empty()) add_suite(plan, cal_suite, workloads_dir(wl_dir), cal_o, unused);
       for (auto& w : load_all(cal_o.workload_files, cal_o)) plan.workloads.push_back(std::move(w));
+      // A calibration with fewer rounds than a verdict needs says nothing.
+      if (cal_o.workload_files.empty() == false) plan.repetitions = min_rounds_for_verdict;
       if (cal_repeat) plan.repetitions = cal_repeat;
       plan.seed = cal_s.seed;
       plan.margin = cal_s.margin_pct / 100;

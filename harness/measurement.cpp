@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <map>
 #include <optional>
 
+#include "harness/host_load.hpp"
 #include "harness/report.hpp"
 #include "harness/server_process.hpp"
 #include "harness/stats_client.hpp"
@@ -29,9 +31,12 @@ json client_json(const engine_outcome& e) {
           {"cpu_user_s", e.cpu_user_s},
           {"cpu_system_s", e.cpu_system_s},
           {"cpu_us_per_request",
-           e.completed ? json((e.cpu_user_s + e.cpu_system_s) * 1e6 / static_cast<double>(e.completed))
-                       : json(nullptr)},
+           e.completed ? json(e.cpu_on_s * 1e6 / static_cast<double>(e.completed)) : json(nullptr)},
+          {"cpu_on_s", e.cpu_on_s},
+          {"spin_s", e.spin_s},
           {"busiest_thread_busy", e.busiest_thread_busy},
+          {"busiest_thread_waiting", e.busiest_thread_waiting},
+          {"send_lag_us", latency_json(e.send_lag)},
           {"schedule_late_fraction",
            e.schedule_late_fraction ? json(*e.schedule_late_fraction) : json(nullptr)},
           {"generator_saturated", e.generator_saturated},
@@ -77,7 +82,10 @@ json measurement_json(const engine_outcome& e, unsigned repetition, std::size_t 
         {"unexpected_closes", e.errors.unexpected_closes},
         {"timeouts", e.errors.timeouts},
         {"connect_failures", e.errors.connect_failures},
-        {"lost_requests", e.errors.lost_requests}}},
+        {"lost_requests", e.errors.lost_requests},
+        {"dropped_arrivals", e.errors.dropped_arrivals}}},
+      {"latency_basis", e.open_loop ? "open loop: from each request's intended send time (coordinated omission corrected)"
+                                    : "closed loop: latency excludes the time a request waited to be issued"},
       {"latency_us", latency_json(e.latency)},
       {"latency_uncorrected_us", e.open_loop ? latency_json(e.latency_uncorrected) : json(nullptr)},
       {"groups", std::move(groups)},
@@ -99,6 +107,7 @@ std::vector<std::string> invalid_reasons(const engine_outcome& e) {
   add(e.errors.unexpected_closes, "connections closed by the server");
   add(e.errors.timeouts, "timeouts");
   add(e.errors.connect_failures, "failed connects");
+  add(e.errors.dropped_arrivals, "arrivals dropped: their connection was down when they were due");
   if (e.completed == 0 && e.setup_error.empty() && !e.interrupted) why.push_back("no reply in the measured window");
   return why;
 }
@@ -183,9 +192,15 @@ measurement_run measure_server(const measurement_context& ctx, const server_spec
     problems.push_back(e.what());
   }
   bool sampled_start = false, sampled_end = false;
+  // Per thread, on a CPU and waiting for one, in ns (schedstat), at the window's edges.
+  std::map<pid_t, thread_times> threads_at_start, threads_at_end;
+  std::optional<host_cpu_sample> host_at_start, host_at_end;
+  const std::optional<double> load_before = load_average();
   engine_options o = engine_opts(plan, w, interrupt, prog);
   o.on_window_start = [&, observed = o.on_window_start] {
     try {
+      threads_at_start = read_thread_times(proc->pid());
+      host_at_start = sample_host_cpu();
       at_start = proc->sample();
       sampled_start = true;
     } catch (const std::exception&) {
@@ -194,6 +209,8 @@ measurement_run measure_server(const measurement_context& ctx, const server_spec
   };
   o.on_window_end = [&] {
     try {
+      threads_at_end = read_thread_times(proc->pid());
+      host_at_end = sample_host_cpu();
       at_end = proc->sample();
       sampled_end = true;
     } catch (const std::exception&) {
@@ -221,9 +238,28 @@ measurement_run measure_server(const measurement_context& ctx, const server_spec
   server_side["exit_clean"] = how.clean();
   server_side["cpu_user_s"] = std::max(0.0, cpu_user);
   server_side["cpu_system_s"] = std::max(0.0, cpu_sys);
+  // CPU from schedstat, in ns: a thread's time on a CPU over the window (a
+  // thread born in it counts from 0).  The ticks above are 10 ms coarse.
+  double on_cpu_s = 0, run_queue_s = 0;
+  json per_thread = json::array();
+  for (const auto& [tid, end] : threads_at_end) {
+    const auto it = threads_at_start.find(tid);
+    const thread_times start = it == threads_at_start.end() ? thread_times{} : it->second;
+    const double on = static_cast<double>(end.on_cpu_ns - std::min(end.on_cpu_ns, start.on_cpu_ns)) / 1e9;
+    const double waiting =
+        static_cast<double>(end.run_queue_ns - std::min(end.run_queue_ns, start.run_queue_ns)) / 1e9;
+    on_cpu_s += on;
+    run_queue_s += waiting;
+    per_thread.push_back({{"tid", tid}, {"on_cpu_s", on}, {"run_queue_s", waiting}});
+  }
+  const bool schedstat = sampled_end && !threads_at_end.empty();
+  server_side["cpu_on_s"] = schedstat ? json(on_cpu_s) : json(nullptr);
+  server_side["cpu_run_queue_s"] = schedstat ? json(run_queue_s) : json(nullptr);
+  server_side["cpu_threads"] = std::move(per_thread);
+  const double server_cpu = schedstat ? on_cpu_s : cpu_user + cpu_sys;
+  server_side["cpu_source"] = schedstat ? "schedstat" : "ticks";
   server_side["cpu_us_per_request"] =
-      e.completed && sampled_end ? json((cpu_user + cpu_sys) * 1e6 / static_cast<double>(e.completed))
-                                 : json(nullptr);
+      e.completed && sampled_end ? json(server_cpu * 1e6 / static_cast<double>(e.completed)) : json(nullptr);
   server_side["peak_rss_bytes"] = at_end.hwm_bytes;
   server_side["rss_bytes"] = at_end.rss_bytes;
   server_side["rss_idle_bytes"] = idle.rss_bytes;
@@ -241,6 +277,8 @@ measurement_run measure_server(const measurement_context& ctx, const server_spec
   server_side["stats_after"] = stats_after;
   server_side["stats_delta"] = stats_delta_check(stats_before, stats_after);
   m["server"] = std::move(server_side);
+  m["host"] = host_load_json(load_before, load_average(), host_at_start, host_at_end, e.window_s, server_cpu,
+                             e.cpu_on_s);
 
   std::vector<std::string> why = invalid_reasons(e);
   if (!how.clean()) why.push_back("the server did not exit cleanly after SIGTERM: " + how.describe());

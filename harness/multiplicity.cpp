@@ -37,32 +37,31 @@ double variance_of(std::span<const double> v, double mean) {
 
 }  // namespace
 
-double margin_claim_p(double mean, double se, double df, double margin) {
-  if (!(df >= 1) || !std::isfinite(mean) || !(se >= 0)) return std::numeric_limits<double>::quiet_NaN();
+margin_p margin_claim_p(double mean, double se, double df, double margin, int side) {
+  constexpr double nan = std::numeric_limits<double>::quiet_NaN();
+  if (!(df >= 1) || !std::isfinite(mean) || !(se >= 0)) return {nan, nan};
   const double band = std::log1p(margin);
-  if (std::abs(mean) > band) {
-    // Beyond the margin on the estimate's side; doubled, since the data chose the side.
-    const double one_sided = mean > 0 ? upper_tail(t_statistic(mean, band, se), df)
-                                      : upper_tail(-t_statistic(mean, -band, se), df);
-    return std::min(1.0, 2 * one_sided);
-  }
-  // Within the margin: both one-sided nulls (at or below -band, at or above
-  // +band) rejected; the larger p-value is the test's (two one-sided tests).
+  // One-sided: above the band (null: at or below +band), below it (null: at or above -band).
+  const double above = upper_tail(t_statistic(mean, band, se), df);
+  const double below = upper_tail(-t_statistic(mean, -band, se), df);
+  const double one_sided = side > 0 ? above : side < 0 ? below : std::min(above, below);
+  // Within: both nulls (at or below -band, at or above +band) rejected; the
+  // larger p-value is the test's.
   const double above_low = upper_tail(t_statistic(mean, -band, se), df);
   const double below_high = upper_tail(-t_statistic(mean, band, se), df);
-  return std::max(above_low, below_high);
+  return {std::min(1.0, 2 * one_sided), std::max(above_low, below_high)};
 }
 
-double margin_claim_p_paired(std::span<const double> logs, double margin) {
+margin_p margin_claim_p_paired(std::span<const double> logs, double margin, int side) {
   const std::size_t n = logs.size();
-  if (n < 2) return std::numeric_limits<double>::quiet_NaN();
+  if (n < 2) return margin_claim_p(0, 0, 0, margin);
   const double mean = mean_of(logs);
   const double se = std::sqrt(variance_of(logs, mean) / static_cast<double>(n));
-  return margin_claim_p(mean, se, static_cast<double>(n - 1), margin);
+  return margin_claim_p(mean, se, static_cast<double>(n - 1), margin, side);
 }
 
-double margin_claim_p_welch(std::span<const double> a, std::span<const double> b, double margin) {
-  if (a.size() < 2 || b.size() < 2) return std::numeric_limits<double>::quiet_NaN();
+margin_p margin_claim_p_welch(std::span<const double> a, std::span<const double> b, double margin, int side) {
+  if (a.size() < 2 || b.size() < 2) return margin_claim_p(0, 0, 0, margin);
   const double na = static_cast<double>(a.size()), nb = static_cast<double>(b.size());
   const double ma = mean_of(a), mb = mean_of(b);
   const double va = variance_of(a, ma) / na, vb = variance_of(b, mb) / nb;
@@ -71,7 +70,7 @@ double margin_claim_p_welch(std::span<const double> a, std::span<const double> b
   // the smaller sample's.
   const double df = va + vb > 0 ? (va + vb) * (va + vb) / (va * va / (na - 1) + vb * vb / (nb - 1))
                                 : std::min(na, nb) - 1;
-  return margin_claim_p(ma - mb, se, df, margin);
+  return margin_claim_p(ma - mb, se, df, margin, side);
 }
 
 std::vector<double> benjamini_hochberg(std::span<const double> p) {

@@ -12,9 +12,15 @@
 // one false verdict in the whole report is at most 5%.
 //
 // The p-values it ranks come from a t test on the same log ratios as the
-// interval (paired t for rounds, Welch's for two reports), of the claim the
-// estimate points to: "beyond the margin" when the estimate lies outside the
-// band [1/(1+m), 1+m], "within the margin" (two one-sided tests) when inside.
+// interval (paired t for rounds, Welch's for two reports), of two claims each
+// comparison may make: "beyond the margin" (outside the band [1/(1+m), 1+m],
+// two-sided) and "within the margin" (two one-sided tests).  Each claim is a
+// family of its own, with every comparison in it: a "faster"/"slower" stands
+// when its beyond-margin p-value survives the correction among all
+// beyond-margin p-values, a "same" when its within-margin one does among
+// those.  (One family mixing both would let the many true "same" claims of
+// an A/A run raise the bar's height for the noisy rows, and a noisy row's
+// false "faster" would then pass.)
 // The exact rank interval cannot serve here: with 5 rounds the smallest
 // p-value it can give is 1/16, and a correction over 120 comparisons needs
 // some to be far smaller.  A verdict stands only when the rank interval gives
@@ -29,17 +35,22 @@ namespace ioduel::harness {
 
 inline constexpr double fdr_level = 0.05;
 
-// The p-value of the claim about a log ratio whose estimate is `mean` with
-// standard error `se` on `df` degrees of freedom, against the margin m (a
-// fraction): beyond the margin (two-sided: the side is the estimate's) when
-// |mean| > log(1 + m), within it otherwise.  NaN when df < 1.
-double margin_claim_p(double mean, double se, double df, double margin);
+// The p-values of the two claims about a log ratio whose estimate is `mean`
+// with standard error `se` on `df` degrees of freedom, against the margin m
+// (a fraction); NaN when df < 1.
+struct margin_p {
+  double beyond;  // beyond the margin on `side`, doubled (two-sided)
+  double within;  // within the margin (two one-sided tests)
+};
+// side: +1 above the band, -1 below it, 0 whichever gives the smaller p-value.
+margin_p margin_claim_p(double mean, double se, double df, double margin, int side = 0);
 
 // The paired t test's inputs from per-round log ratios.
-double margin_claim_p_paired(std::span<const double> logs, double margin);
+margin_p margin_claim_p_paired(std::span<const double> logs, double margin, int side = 0);
 
 // Welch's test's inputs from two samples of logs.
-double margin_claim_p_welch(std::span<const double> a, std::span<const double> b, double margin);
+margin_p margin_claim_p_welch(std::span<const double> a, std::span<const double> b, double margin,
+                              int side = 0);
 
 // Benjamini-Hochberg adjusted p-values, in the order given: adjusted[i] <= q
 // exactly for the hypotheses the procedure rejects at false discovery rate q.

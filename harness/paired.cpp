@@ -80,6 +80,14 @@ std::size_t normal_rank(double mean, double sd, double tail) {
 // The verdict of an interval of a ratio against the margin's band.
 void decide(paired_comparison& out, bool higher_is_better, double margin);
 
+// +1 when the interval lies wholly above the band, -1 wholly below, else 0:
+// the side whose beyond-margin claim the t test is asked about.
+int beyond_side(const interval& ci, double margin) {
+  if (ci.low > 1 + margin) return 1;
+  if (ci.high < 1 / (1 + margin)) return -1;
+  return 0;
+}
+
 std::string fmt(const char* format, double a) {
   char buf[96];
   std::snprintf(buf, sizeof buf, format, a);
@@ -132,9 +140,13 @@ paired_comparison compare_paired(std::span<const double> candidate, std::span<co
     out.reason = counted + "; verdicts need " + std::to_string(min_rounds_for_verdict);
     return out;
   }
-  out.p_value = margin_claim_p_paired(logs, margin);
   const std::size_t k = wilcoxon_rank(n, 0.95, &out.level);
   out.ci = interval{std::exp(walsh[k - 1]), std::exp(walsh[m - k])};
+  {
+    const margin_p p = margin_claim_p_paired(logs, margin, beyond_side(*out.ci, margin));
+    out.p_beyond = p.beyond;
+    out.p_within = p.within;
+  }
   if (n < min_rounds_for_verdict) {
     out.reason = counted + "; verdicts need " + std::to_string(min_rounds_for_verdict);
     return out;
@@ -188,9 +200,13 @@ paired_comparison compare_independent(std::span<const double> candidate, std::sp
     out.reason = counts + "; verdicts need " + std::to_string(min_rounds_for_verdict) + " a side";
     return out;
   }
-  out.p_value = margin_claim_p_welch(c, b, margin);
   const std::size_t k = mann_whitney_rank(c.size(), b.size(), 0.95, &out.level);
   out.ci = interval{std::exp(diffs[k - 1]), std::exp(diffs[total - k])};
+  {
+    const margin_p p = margin_claim_p_welch(c, b, margin, beyond_side(*out.ci, margin));
+    out.p_beyond = p.beyond;
+    out.p_within = p.within;
+  }
   if (out.rounds < min_rounds_for_verdict) {
     out.reason = counts + "; verdicts need " + std::to_string(min_rounds_for_verdict) + " a side";
     return out;

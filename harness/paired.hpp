@@ -51,11 +51,12 @@ struct paired_comparison {
   double level = 0;              // the interval's exact confidence level
   paired_verdict verdict = paired_verdict::undetermined;
   std::string reason;            // why undetermined; empty otherwise
-  // The t test's p-value of the claim the estimate points to (beyond or
-  // within the margin), which the report-wide correction ranks
-  // (harness/multiplicity.hpp); NaN below 2 rounds.  `verdict` is the
-  // interval's alone: a report corrects it with the others.
-  double p_value = std::numeric_limits<double>::quiet_NaN();
+  // The t test's p-values of the claims "beyond the margin" (on the side the
+  // interval is, when it is beyond) and "within it", which the report-wide
+  // correction ranks (harness/multiplicity.hpp); NaN below 2 rounds.
+  // `verdict` is the interval's alone: a report corrects it with the others.
+  double p_beyond = std::numeric_limits<double>::quiet_NaN();
+  double p_within = std::numeric_limits<double>::quiet_NaN();
 };
 
 // candidate[i] and baseline[i] are round i's figures; a pair in which either

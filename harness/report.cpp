@@ -120,15 +120,20 @@ json run_metadata(const std::string& started, const std::string& finished, doubl
 
 json latency_json(const histogram& h) {
   if (h.total_count() == 0) return nullptr;
+  // The histogram counts nanoseconds; the figures are in microseconds, with
+  // the histogram's own resolution (3 significant digits) kept.
+  const auto us = [](double ns) { return ns / 1000.0; };
   return {{"count", h.total_count()},
-          {"min", h.min()},
-          {"p50", h.value_at_percentile(50)},
-          {"p90", h.value_at_percentile(90)},
-          {"p99", h.value_at_percentile(99)},
-          {"p99_9", h.value_at_percentile(99.9)},
-          {"p99_99", h.value_at_percentile(99.99)},
-          {"max", h.max()},
-          {"mean", h.mean()},
+          {"unit", "us"},
+          {"histogram_unit", "ns"},
+          {"min", us(static_cast<double>(h.min()))},
+          {"p50", us(static_cast<double>(h.value_at_percentile(50)))},
+          {"p90", us(static_cast<double>(h.value_at_percentile(90)))},
+          {"p99", us(static_cast<double>(h.value_at_percentile(99)))},
+          {"p99_9", us(static_cast<double>(h.value_at_percentile(99.9)))},
+          {"p99_99", us(static_cast<double>(h.value_at_percentile(99.99)))},
+          {"max", us(static_cast<double>(h.max()))},
+          {"mean", us(h.mean())},
           {"histogram", h.encode()}};
 }
 

@@ -67,7 +67,8 @@ bool definition_is_open_loop(const json& d) {
 }
 
 std::optional<double> offered_rate(const json& d) {
-  if (!definition_is_open_loop(d) || object_field(d, "trace").is_object()) return std::nullopt;
+  // object_field gives an empty object for a null trace: test the value itself.
+  if (!definition_is_open_loop(d) || d.value("trace", json()).is_object()) return std::nullopt;
   double total = 0;
   for (const json& g : array_field(d, "groups")) total += g.value("rate", 0.0);
   return total > 0 ? std::optional(total) : std::nullopt;

@@ -19,7 +19,7 @@ namespace ioduel::harness {
 
 // The report schema versions these readers understand.  Version 2 changed
 // the comparisons (paired rounds, the verdict "same", a margin), version 3
-// added the report-wide correction (p_value, p_adjusted, interval_verdict)
+// added the report-wide correction (p_beyond, p_within, p_adjusted, interval_verdict)
 // and an open-loop server's rate_shortfall; the repetitions are as in 1, so
 // the readers take all three.
 inline constexpr int oldest_readable_schema_version = 1;

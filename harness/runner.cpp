@@ -85,14 +85,21 @@ widest_interval round_widths(const json& results, const std::string& baseline, d
   static constexpr std::array<const char*, 4> headline{"throughput_rps", "p50_us", "p99_us",
                                                        "server_cpu_us_per_request"};
   widest_interval widest;
+  // A figure that was not measured (no CPU for a drive, a side with no valid
+  // round) has no interval to wait for and is left out; a measured one
+  // without an interval yet (one round) is infinitely wide.
   const auto consider = [&widest](const json& estimate, const char* centre, const std::string& what) {
-    const json& ci = estimate.is_object() ? estimate["ci95"] : estimate;
+    if (!estimate.is_object() || !estimate[centre].is_number()) return;
+    const json& ci = estimate["ci95"];
     double width = std::numeric_limits<double>::infinity();
-    if (ci.is_object() && estimate[centre].is_number() && estimate[centre].get<double>() > 0)
+    if (ci.is_object() && estimate[centre].get<double>() > 0)
       width = (ci["high"].get<double>() - ci["low"].get<double>()) / estimate[centre].get<double>();
     if (widest.what.empty() || width > widest.width) widest = {width, what};
   };
-  if (results.size() > 1) {
+  const bool has_baseline = std::any_of(results.begin(), results.end(), [&](const json& r) {
+    return r["server"] == baseline && !r["repetitions"].empty();
+  });
+  if (results.size() > 1 && has_baseline) {
     for (const json& c : comparisons_json(results, baseline, margin, /*open_loop=*/false))
       for (const char* key : headline)
         consider(c["metrics"][key], "ratio", c["candidate"].get<std::string>() + "/" + baseline + " " + key);
@@ -102,8 +109,7 @@ widest_interval round_widths(const json& results, const std::string& baseline, d
       for (const char* key : headline) consider(s[key], "median", r["server"].get<std::string>() + " " + key);
     }
   }
-  if (widest.what.empty()) widest.width = std::numeric_limits<double>::infinity();
-  return widest;
+  return widest;  // what is empty: nothing measured, nothing to wait for
 }
 
 int execute(const run_plan& plan, const std::atomic<bool>& interrupt) {
@@ -187,6 +193,10 @@ int execute(const run_plan& plan, const std::atomic<bool>& interrupt) {
                   {"widest", {{"what", widest.what},
                               {"width", std::isfinite(widest.width) ? json(widest.width) : json(nullptr)}}},
                   {"stopped", nullptr}};
+        if (widest.what.empty()) {
+          length["stopped"] = "nothing measured";
+          break;
+        }
         if (widest.width <= *plan.until_width) {
           length["stopped"] = "width reached";
           break;
@@ -261,7 +271,9 @@ int execute(const run_plan& plan, const std::atomic<bool>& interrupt) {
                   {"comparisons", json::array()}};
     if (plan.until_width) {
       if (length.is_null() || length["stopped"].is_null()) {
-        length = {{"rounds", per_server.empty() ? 0 : per_server.begin()->second["repetitions"].size()},
+        std::size_t rounds_run = 0;  // the most any server ran (an unavailable one ran none)
+        for (const auto& [name, res] : per_server) rounds_run = std::max(rounds_run, res["repetitions"].size());
+        length = {{"rounds", rounds_run},
                   {"until_width", *plan.until_width},
                   {"max_repeat", plan.max_repeat},
                   {"widest", nullptr}};

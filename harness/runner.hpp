@@ -77,7 +77,9 @@ std::vector<std::size_t> round_order(std::size_t servers, std::uint64_t seed, st
 // fraction of its estimate: of each comparison with the baseline (the
 // paired ratio's interval) where there is more than one server, else of each
 // server's median; over throughput, p50, p99 and CPU per request.  `what`
-// names it ("proactor/reactor p99"); infinite while an interval is missing.
+// names it ("proactor/reactor p99_us"); infinite while a measured figure has
+// no interval yet; `what` is empty when nothing was measured at all.  Without
+// a baseline result (unavailable, or no valid round), each server's medians.
 struct widest_interval {
   double width = 0;
   std::string what;

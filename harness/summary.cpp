@@ -60,9 +60,11 @@ json paired_json(const json& candidate, const json& baseline, const report_metri
             {"verdict", paired_verdict_name(p.verdict)},
             {"higher_is_better", m.higher_is_better},
             {"reason", p.reason.empty() ? json(nullptr) : json(p.reason)},
-            {"p_value", std::isfinite(p.p_value) ? json(p.p_value) : json(nullptr)},
+            {"p_beyond", std::isfinite(p.p_beyond) ? json(p.p_beyond) : json(nullptr)},
+            {"p_within", std::isfinite(p.p_within) ? json(p.p_within) : json(nullptr)},
             {"p_adjusted", nullptr}};
-  if (r.saturated_rounds > 0) {
+  // Only where a verdict could be drawn: below 5 rounds there is none to withhold.
+  if (r.saturated_rounds > 0 && p.rounds >= min_rounds_for_verdict) {
     j["verdict"] = "generator_bound";
     j["reason"] = saturated_reason(r.saturated_rounds, p.rounds);
   }
@@ -150,24 +152,30 @@ json comparisons_json(const json& results, const std::string& baseline, double m
 }
 
 void correct_verdicts(const std::vector<json*>& rows) {
+  // Every row that could carry a verdict is in both families.
   std::vector<json*> family;
-  std::vector<double> p;
+  std::vector<double> beyond, within;
   for (json* row : rows) {
     const json v = row->value("interval_verdict", json());  // value(): no key made where none was
-    const json pv = row->value("p_value", json());
-    if (!v.is_string() || v == "generator_bound" || !pv.is_number() ||
+    const json pb = row->value("p_beyond", json()), pw = row->value("p_within", json());
+    if (!v.is_string() || v == "generator_bound" || !pb.is_number() || !pw.is_number() ||
         row->value("rounds", std::size_t{0}) < min_rounds_for_verdict)
       continue;
     family.push_back(row);
-    p.push_back(pv.get<double>());
+    beyond.push_back(pb.get<double>());
+    within.push_back(pw.get<double>());
   }
-  const std::vector<double> adjusted = benjamini_hochberg(p);
+  const std::vector<double> beyond_adjusted = benjamini_hochberg(beyond);
+  const std::vector<double> within_adjusted = benjamini_hochberg(within);
   for (std::size_t i = 0; i < family.size(); ++i) {
     json& row = *family[i];
-    row["p_adjusted"] = adjusted[i];
     const std::string claim = row["interval_verdict"].get<std::string>();
+    // The adjusted p-value of the row's claim: "same" is the within-margin
+    // one; a directional or undetermined row's is the beyond-margin one.
+    const double adjusted = claim == "same" ? within_adjusted[i] : beyond_adjusted[i];
+    row["p_adjusted"] = adjusted;
     if (claim == "undetermined") continue;  // its reason is the interval's
-    const bool kept = adjusted[i] <= fdr_level;
+    const bool kept = adjusted <= fdr_level;
     row["verdict"] = kept ? claim : "undetermined";
     row["reason"] = kept ? json(nullptr) : json("not kept by the FDR correction");
   }

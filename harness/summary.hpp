@@ -45,7 +45,7 @@ nlohmann::json comparisons_json(const nlohmann::json& results, const std::string
                                 bool open_loop);
 
 // The report-wide correction (harness/multiplicity.hpp) over comparison rows
-// that carry "interval_verdict" (the rank interval's verdict), "p_value" and
+// that carry "interval_verdict" (the rank interval's verdict), "p_beyond", "p_within" and
 // "rounds": each row that could carry a verdict gets "p_adjusted", and its
 // "verdict" stands only when the adjusted p-value is at most fdr_level
 // ("undetermined: not kept by the FDR correction" otherwise).  Idempotent:

@@ -29,7 +29,7 @@ if(TARGET ioduel-reactor)
   # calibrate: the reactor against itself, 5 rounds; its report validates and
   # holds the noise floor.
   add_test(NAME harness_cli_calibrate
-    COMMAND sh -c "out=$(mktemp) && \"$<TARGET_FILE:ioduel>\" calibrate --quiet --workload '${PROJECT_SOURCE_DIR}/workloads/pingpong.json' --server reactor --repeat 5 --bin-dir '${PROJECT_BINARY_DIR}' --warmup 0.05 --duration 0.1 --out \"$out\" >\"$out.txt\" && \"$<TARGET_FILE:ioduel>\" validate \"$out\" --schema '${PROJECT_SOURCE_DIR}/results/schema.json' && grep -q '\"kind\": \"ioduel-calibration\"' \"$out\" && grep -q 'reactor against itself, 5 rounds' \"$out.txt\"; rc=$?; rm -f \"$out\" \"$out.txt\"; exit $rc")
+    COMMAND sh -c "out=$(mktemp) && \"$<TARGET_FILE:ioduel>\" calibrate --quiet --workload '${PROJECT_SOURCE_DIR}/workloads/pingpong.json' --server reactor --bin-dir '${PROJECT_BINARY_DIR}' --warmup 0.05 --duration 0.2 --out \"$out\" >\"$out.txt\" && \"$<TARGET_FILE:ioduel>\" validate \"$out\" --schema '${PROJECT_SOURCE_DIR}/results/schema.json' && grep -q '\"kind\": \"ioduel-calibration\"' \"$out\" && grep -q 'reactor against itself, 5 rounds' \"$out.txt\"; rc=$?; rm -f \"$out\" \"$out.txt\"; exit $rc")
   set_tests_properties(harness_cli_calibrate PROPERTIES LABELS harness TIMEOUT 60)
   ioduel_test_needs(no_soak ioduel ioduel-reactor)
 endif()

@@ -57,7 +57,7 @@ BOOST_AUTO_TEST_CASE(until_width_stops_at_the_target_or_at_the_cap) {
   const fs::path source_dir = IODUEL_SOURCE_DIR;
   workload w = load_workload_file(source_dir / "workloads/pingpong.json").at(0);
   w.warmup_s = 0.05;
-  w.duration_s = 0.1;
+  w.duration_s = 0.2;
   const fs::path out = fs::temp_directory_path() / ("ioduel-length-" + std::to_string(::getpid()) + ".json");
   const auto run = [&](double width, unsigned max_repeat) {
     run_plan plan;
@@ -77,8 +77,9 @@ BOOST_AUTO_TEST_CASE(until_width_stops_at_the_target_or_at_the_cap) {
     for (const auto& p : problems) BOOST_ERROR("schema: " << p);
     return report["workloads"][0];
   };
-  // A target no interval can miss (1000%): the 2 planned rounds are enough.
-  const json wide = run(10.0, 4);
+  // A target no interval can miss (a width of 10^9 times the estimate): the
+  // 2 planned rounds are enough.
+  const json wide = run(1e9, 4);
   BOOST_TEST(wide["rounds"]["stopped"] == "width reached");
   BOOST_TEST(wide["rounds"]["rounds"] == 2);
   BOOST_TEST(wide["results"][0]["repetitions"].size() == 2u);

@@ -84,6 +84,22 @@ BOOST_AUTO_TEST_CASE(node_decodes_what_we_encode) {
   check_agree(h, theirs, "hdr-histogram-js decoded ioduel's encoding");
 }
 
+// The engine's layout (histogram::nanoseconds(): 1 ns to 60 s), as reports
+// from schema version 3 hold it: values past 2^32 decode as well.
+BOOST_AUTO_TEST_CASE(node_decodes_the_nanosecond_layout) {
+  require_node_and_package();
+  std::mt19937_64 rng(2026);
+  std::lognormal_distribution<double> latency(10.4, 1.2);  // around 33 us in ns, long tail
+  histogram h = histogram::nanoseconds();
+  for (int i = 0; i < 100'000; ++i) h.record(static_cast<std::int64_t>(latency(rng)));
+  h.record_n(45'000'000'000, 3);  // stalls of 45 s
+  h.record_n(150, 7);             // and a few of 150 ns, counted exactly
+  const json theirs = run_script("decode " + h.encode());
+  BOOST_TEST(theirs.at("lowest").get<std::int64_t>() == 1);
+  BOOST_TEST(theirs.at("highest").get<std::int64_t>() == 60'000'000'000);
+  check_agree(h, theirs, "hdr-histogram-js decoded ioduel's nanosecond histogram");
+}
+
 BOOST_AUTO_TEST_CASE(we_decode_what_node_encodes) {
   require_node_and_package();
   for (const char* kind : {"fixed", "resizing"}) {

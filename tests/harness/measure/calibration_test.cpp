@@ -6,7 +6,9 @@
 #include <nlohmann/json.hpp>
 
 #include "harness/calibration.hpp"
+#include "harness/report_reader.hpp"
 #include "harness/show.hpp"
+#include "harness/summary.hpp"
 #include "synthetic_report.hpp"
 
 using namespace ioduel::harness;
@@ -17,7 +19,7 @@ namespace {
 
 json row(double ratio, double low, double high, const std::string& verdict) {
   return {{"ratio", ratio}, {"ci95", {{"low", low}, {"high", high}}}, {"rounds", 5},
-          {"p_value", 0.5},  {"verdict", verdict},                    {"interval_verdict", verdict}};
+          {"p_beyond", 0.5}, {"p_within", 0.5},  {"verdict", verdict},                    {"interval_verdict", verdict}};
 }
 
 // A calibrate report of two workloads whose A/A comparisons are given per metric.
@@ -72,6 +74,34 @@ BOOST_AUTO_TEST_CASE(show_prints_the_noise_floor_and_rate_shortfalls) {
   BOOST_TEST(text.str().find("noise floor (reactor against itself, 5 rounds)") != std::string::npos, text.str());
   BOOST_TEST(text.str().find("! proactor: achieved 12.0% less than the offered 10.0k req/s") != std::string::npos,
              text.str());
+}
+
+// From a workload definition to the flag, through the functions the runner
+// calls: the offered rate is the groups' sum; a server 12% short is flagged,
+// one 1% short is not, and a closed loop or a trace has no offered rate.
+BOOST_AUTO_TEST_CASE(a_rate_shortfall_is_found_from_the_definition) {
+  const json open = {{"trace", nullptr},
+                     {"groups", json::array({{{"loop", "open"}, {"rate", 6000.0}}, {{"loop", "open"}, {"rate", 4000.0}}})}};
+  BOOST_TEST(definition_is_open_loop(open));
+  BOOST_TEST(offered_rate(open).value_or(0) == 10000.0);
+  const auto reps = [](double achieved) {
+    json r = json::array();
+    for (int i = 1; i <= 5; ++i)
+      r.push_back({{"repetition", i}, {"valid", true}, {"throughput_rps", achieved + i}});
+    return r;
+  };
+  const json short_by = summary_json(reps(8800), offered_rate(open));
+  BOOST_TEST(short_by["offered_rps"] == 10000.0);
+  BOOST_TEST_REQUIRE(short_by["rate_shortfall"].is_object());
+  BOOST_TEST(short_by["rate_shortfall"]["fraction"].get<double>() == 1 - 8803.0 / 10000, boost::test_tools::tolerance(1e-9));
+  BOOST_TEST(summary_json(reps(9900), offered_rate(open))["rate_shortfall"].is_null());
+  const json closed = {{"trace", nullptr}, {"groups", json::array({{{"loop", "closed"}}})}};
+  const json trace = {{"trace", {{"as_fast_as_possible", false}}}, {"groups", json::array()}};
+  BOOST_TEST(!definition_is_open_loop(closed));
+  BOOST_TEST(!offered_rate(closed));
+  BOOST_TEST(definition_is_open_loop(trace));
+  BOOST_TEST(!offered_rate(trace));
+  BOOST_TEST(!summary_json(reps(8800), offered_rate(closed)).contains("rate_shortfall"));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -21,22 +21,26 @@ json row_of(const paired_comparison& p) {
           {"interval_verdict", paired_verdict_name(p.verdict)},
           {"reason", p.reason.empty() ? json(nullptr) : json(p.reason)},
           {"rounds", p.rounds},
-          {"p_value", std::isfinite(p.p_value) ? json(p.p_value) : json(nullptr)},
+          {"p_beyond", std::isfinite(p.p_beyond) ? json(p.p_beyond) : json(nullptr)},
+          {"p_within", std::isfinite(p.p_within) ? json(p.p_within) : json(nullptr)},
           {"p_adjusted", nullptr}};
 }
 
 // Per-round figures of two servers whose true ratio is `effect`: a drift
 // common to both and each measurement's own lognormal noise.
+// `disturbed`: the share of measurements 30% low (a neighbour's burst).
 void simulate(std::mt19937_64& rng, double noise, std::size_t rounds, double effect,
-              std::vector<double>& c, std::vector<double>& b) {
+              std::vector<double>& c, std::vector<double>& b, double disturbed = 0) {
   std::normal_distribution<double> own(0, noise), step(0, 0.03);
+  std::bernoulli_distribution hit(disturbed);
   c.clear();
   b.clear();
   double drift = 0;
+  const auto burst = [&] { return hit(rng) ? std::log(0.7) : 0.0; };
   for (std::size_t i = 0; i < rounds; ++i) {
     drift += step(rng);
-    b.push_back(1000 * std::exp(drift + own(rng)));
-    c.push_back(1000 * effect * std::exp(drift + own(rng)));
+    b.push_back(1000 * std::exp(drift + own(rng) + burst()));
+    c.push_back(1000 * effect * std::exp(drift + own(rng) + burst()));
   }
 }
 
@@ -46,14 +50,17 @@ void simulate(std::mt19937_64& rng, double noise, std::size_t rounds, double eff
 struct report_outcome {
   int right = 0, wrong = 0;
 };
+// `noisy` of the comparisons have `noisy_sigma` noise instead (p99.9 rows
+// are far noisier than throughput rows).
 report_outcome simulate_report(std::mt19937_64& rng, int comparisons, int real, double effect,
-                               std::size_t rounds, double noise) {
+                               std::size_t rounds, double noise, double disturbed = 0, int noisy = 0,
+                               double noisy_sigma = 0) {
   std::vector<double> c, b;
   std::vector<json> rows;
   std::vector<bool> is_real;
   for (int i = 0; i < comparisons; ++i) {
     const bool r = i < real;
-    simulate(rng, noise, rounds, r ? effect : 1.0, c, b);
+    simulate(rng, i >= comparisons - noisy ? noisy_sigma : noise, rounds, r ? effect : 1.0, c, b, disturbed);
     rows.push_back(row_of(compare_paired(c, b, /*higher_is_better=*/true)));
     is_real.push_back(r);
   }
@@ -76,17 +83,23 @@ BOOST_AUTO_TEST_SUITE(multiplicity)
 // The t quantiles of the tables: t(0.975; 4) = 2.7764, t(0.95; 4) = 2.1318.
 BOOST_AUTO_TEST_CASE(claim_p_values_match_the_t_tables) {
   const double se = 0.01, band = std::log1p(0.03);
+  const auto tol = boost::test_tools::tolerance(1e-3);
   // Beyond the margin: the statistic counts from the band, two-sided.
-  BOOST_TEST(margin_claim_p(2.7764 * se, se, 4, 0.0) == 0.05, boost::test_tools::tolerance(1e-3));
-  BOOST_TEST(margin_claim_p(band + 2.7764 * se, se, 4, 0.03) == 0.05, boost::test_tools::tolerance(1e-3));
-  BOOST_TEST(margin_claim_p(-band - 2.7764 * se, se, 4, 0.03) == 0.05, boost::test_tools::tolerance(1e-3));
+  BOOST_TEST(margin_claim_p(2.7764 * se, se, 4, 0.0).beyond == 0.05, tol);
+  BOOST_TEST(margin_claim_p(band + 2.7764 * se, se, 4, 0.03).beyond == 0.05, tol);
+  BOOST_TEST(margin_claim_p(-band - 2.7764 * se, se, 4, 0.03).beyond == 0.05, tol);
+  BOOST_TEST(margin_claim_p(-band - 2.7764 * se, se, 4, 0.03, -1).beyond == 0.05, tol);
+  // Asked about the other side, the same data is no evidence at all.
+  BOOST_TEST(margin_claim_p(-band - 2.7764 * se, se, 4, 0.03, +1).beyond == 1.0);
   // Within it: the larger of the two one-sided p-values.
-  BOOST_TEST(margin_claim_p(0.0, band / 2.1318, 4, 0.03) == 0.05, boost::test_tools::tolerance(1e-3));
-  BOOST_TEST(margin_claim_p(0.0, 1.0, 4, 0.03) > 0.4);
+  BOOST_TEST(margin_claim_p(0.0, band / 2.1318, 4, 0.03).within == 0.05, tol);
+  BOOST_TEST(margin_claim_p(0.0, 1.0, 4, 0.03).within > 0.4);
+  BOOST_TEST(margin_claim_p(0.0, 1.0, 4, 0.03).beyond == 1.0);
   // No spread at all: certain either way.
-  BOOST_TEST(margin_claim_p(0.1, 0.0, 4, 0.03) == 0.0);
-  BOOST_TEST(margin_claim_p(0.0, 0.0, 4, 0.03) == 0.0);
-  BOOST_TEST(std::isnan(margin_claim_p(0.1, 0.01, 0, 0.03)));
+  BOOST_TEST(margin_claim_p(0.1, 0.0, 4, 0.03).beyond == 0.0);
+  BOOST_TEST(margin_claim_p(0.1, 0.0, 4, 0.03).within == 1.0);
+  BOOST_TEST(margin_claim_p(0.0, 0.0, 4, 0.03).within == 0.0);
+  BOOST_TEST(std::isnan(margin_claim_p(0.1, 0.01, 0, 0.03).beyond));
 }
 
 BOOST_AUTO_TEST_CASE(benjamini_hochberg_matches_the_textbook) {
@@ -111,7 +124,7 @@ BOOST_AUTO_TEST_CASE(the_correction_keeps_strong_verdicts_and_drops_weak_ones) {
   json b = row_of(compare_paired(weak, base, true));
   BOOST_TEST(a["interval_verdict"] == "faster");
   BOOST_TEST(b["interval_verdict"] == "faster");
-  // Below 5 rounds and generator-bound rows are no part of the family.
+  // Below 5 rounds and generator-bound rows are in no family.
   json few = row_of(compare_paired(std::vector<double>{120, 121}, std::vector<double>{100, 101}, true));
   json bound = a;
   bound["interval_verdict"] = bound["verdict"] = "generator_bound";
@@ -136,14 +149,26 @@ BOOST_AUTO_TEST_CASE(the_correction_keeps_strong_verdicts_and_drops_weak_ones) {
 // holds even one false verdict is at most 5%, at every round count.
 BOOST_AUTO_TEST_CASE(an_a_a_report_has_a_false_verdict_at_most_5_percent_of_the_time) {
   std::mt19937_64 rng(20261202);
-  for (std::size_t rounds : {5u, 7u, 10u})
-    for (double noise : {0.01, 0.05}) {
+  struct machine {
+    double noise;
+    int noisy;           // rows of the 120 with noisy_sigma instead
+    double noisy_sigma;
+    double disturbed;
+  };
+  // Alike rows; then 24 rows at 50% noise beside 96 quiet ones (where many
+  // true "same" verdicts would lift one mixed family's bar for the noisy
+  // rows); then 60 at 100%; then one measurement in ten disturbed.
+  for (const machine m : {machine{0.01, 0, 0, 0}, machine{0.05, 0, 0, 0}, machine{0.01, 24, 0.5, 0},
+                          machine{0.01, 60, 1.0, 0}, machine{0.03, 0, 0, 0.1}})
+    for (std::size_t rounds : {5u, 7u, 10u}) {
       int with_false = 0;
       const int reports = 300;
-      for (int i = 0; i < reports; ++i) with_false += simulate_report(rng, 120, 0, 1.0, rounds, noise).wrong > 0;
-      BOOST_TEST_MESSAGE("A/A reports, " << rounds << " rounds, noise " << noise << ": "
-                                         << with_false << " of " << reports << " with a false verdict");
-      BOOST_TEST(with_false <= reports * 5 / 100, rounds << " rounds, noise " << noise);
+      for (int i = 0; i < reports; ++i)
+        with_false += simulate_report(rng, 120, 0, 1.0, rounds, m.noise, m.disturbed, m.noisy, m.noisy_sigma).wrong > 0;
+      BOOST_TEST_MESSAGE("A/A reports, " << rounds << " rounds, noise " << m.noise << " (" << m.noisy << " rows at "
+                                         << m.noisy_sigma << "), disturbed " << m.disturbed << ": " << with_false
+                                         << " of " << reports << " with a false verdict");
+      BOOST_TEST(with_false <= reports * 5 / 100, rounds << " rounds, noise " << m.noise << ", " << m.noisy);
     }
 }
 
@@ -171,6 +196,13 @@ BOOST_AUTO_TEST_CASE(real_differences_survive_the_correction) {
   BOOST_TEST(found(1.30, 5) >= 0.90);
   BOOST_TEST(found(1.10, 7) >= 0.60);
   BOOST_TEST(found(1.10, 10) >= 0.85);
+  // Reported, not promised: what one measurement in ten 30% low costs (the
+  // t test's variance takes the outlier in full).
+  for (std::size_t rounds : {5u, 7u, 10u}) {
+    int right = 0;
+    for (int i = 0; i < 100; ++i) right += simulate_report(rng, 120, 40, 1.10, rounds, 0.03, 0.1).right;
+    BOOST_TEST_MESSAGE("1.1 at 3% noise, one in ten disturbed, " << rounds << " rounds: found " << right / 4000.0);
+  }
 }
 
 BOOST_AUTO_TEST_SUITE_END()
