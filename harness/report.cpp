@@ -68,6 +68,18 @@ std::string compiler() {
 #endif
 }
 
+// The first line of a sysfs file, or null where there is none (a VM
+// without cpufreq).  For the THP setting, the bracketed choice.
+json sysfs_word(const char* path) {
+  std::ifstream in(path);
+  std::string line;
+  if (!std::getline(in, line) || line.empty()) return nullptr;
+  if (const auto open = line.find('['), close = line.find(']');
+      open != std::string::npos && close != std::string::npos && close > open)
+    return line.substr(open + 1, close - open - 1);
+  return line;
+}
+
 }  // namespace
 
 std::string utc_now_iso() {
@@ -107,7 +119,12 @@ json run_metadata(const std::string& started, const std::string& finished, doubl
         {"kernel", std::string(u.sysname) + " " + u.release + " " + u.version},
         {"cpu_model", cpu},
         {"cores", cores > 0 ? cores : 1},
-        {"memory_bytes", mem_bytes}}},
+        {"memory_bytes", mem_bytes},
+        // What shapes a measurement on this host: the clock the timings
+        // come from, CPU frequency scaling, huge pages.
+        {"clocksource", sysfs_word("/sys/devices/system/clocksource/clocksource0/current_clocksource")},
+        {"cpu_governor", sysfs_word("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor")},
+        {"transparent_hugepages", sysfs_word("/sys/kernel/mm/transparent_hugepage/enabled")}}},
       {"build",
        {{"compiler", compiler()}, {"build_type", IODUEL_BUILD_TYPE}, {"boost_version", BOOST_LIB_VERSION}}},
       {"harness",

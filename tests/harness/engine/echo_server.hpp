@@ -3,7 +3,9 @@
 // That is all an ECHO-only workload needs, so `drive` can be tested against
 // a server that is not ours.  One thread, poll(), non-blocking sockets; it
 // counts the bytes it echoed, and can be told to corrupt every Nth byte so
-// that the client's verification is seen to catch it.
+// that the client's verification is seen to catch it, to hold every byte for
+// a while before echoing it (replies that come after a window), or to close
+// each connection after so many bytes (arrivals with no connection to go on).
 
 #include <netinet/in.h>
 #include <fcntl.h>
@@ -12,7 +14,9 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
+#include <deque>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -24,7 +28,15 @@ namespace ioduel::harness::test {
 
 class echo_server {
  public:
-  explicit echo_server(std::uint64_t corrupt_every = 0) : corrupt_every_(corrupt_every) {
+  struct options {
+    std::uint64_t corrupt_every = 0;              // 0: never
+    std::chrono::milliseconds delay{0};           // each byte is echoed this long after it arrived
+    std::uint64_t close_after_bytes = 0;          // 0: never
+  };
+  explicit echo_server(std::uint64_t corrupt_every = 0) : echo_server(options{corrupt_every}) {}
+  explicit echo_server(options o)
+      : corrupt_every_(o.corrupt_every), delay_ns_(std::chrono::nanoseconds(o.delay).count()),
+        close_after_(o.close_after_bytes) {
     listener_.reset(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
@@ -56,27 +68,46 @@ class echo_server {
  private:
   struct peer {
     unique_fd fd;
-    std::string pending;  // read, not yet written back
+    std::string pending;  // due, not yet written back
+    std::deque<std::pair<std::int64_t, std::string>> held;  // (due time, bytes) with a delay
+    std::uint64_t read = 0;
   };
+
+  static std::int64_t now_ns() {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  }
 
   void loop() {
     std::vector<peer> peers;
     std::vector<pollfd> fds;
     char buf[65536];
     for (;;) {
+      // Held bytes whose time has come are due; the poll waits for the next.
+      int timeout_ms = 1000;
+      const std::int64_t now = now_ns();
+      for (auto& p : peers) {
+        while (!p.held.empty() && p.held.front().first <= now) {
+          p.pending += p.held.front().second;
+          p.held.pop_front();
+        }
+        if (!p.held.empty())
+          timeout_ms = std::min<int>(timeout_ms, static_cast<int>((p.held.front().first - now) / 1'000'000) + 1);
+      }
       fds.clear();
       fds.push_back({stop_read_.get(), POLLIN, 0});
       fds.push_back({listener_.get(), POLLIN, 0});
       for (auto& p : peers)
         fds.push_back({p.fd.get(), static_cast<short>(p.pending.empty() ? POLLIN : POLLIN | POLLOUT), 0});
-      if (::poll(fds.data(), fds.size(), 1000) < 0) continue;
+      if (::poll(fds.data(), fds.size(), timeout_ms) < 0) continue;
       if (fds[0].revents) return;
       if (fds[1].revents & POLLIN) {
         for (;;) {
           const int c = ::accept4(listener_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
           if (c < 0) break;
           ++accepted_;
-          peers.push_back(peer{unique_fd(c), {}});
+          peers.push_back(peer{unique_fd(c), {}, {}, 0});
         }
       }
       for (std::size_t i = 2; i < fds.size(); ++i) {
@@ -90,7 +121,13 @@ class echo_server {
           if (n > 0) {
             for (ssize_t k = 0; k < n; ++k, ++seen_)
               if (corrupt_every_ && seen_ % corrupt_every_ == corrupt_every_ - 1) buf[k] ^= 0x5A;
-            p.pending.append(buf, static_cast<std::size_t>(n));
+            p.read += static_cast<std::uint64_t>(n);
+            if (delay_ns_ > 0) p.held.emplace_back(now_ns() + delay_ns_, std::string(buf, static_cast<std::size_t>(n)));
+            else p.pending.append(buf, static_cast<std::size_t>(n));
+            if (close_after_ && p.read >= close_after_) {
+              p.fd.reset();
+              continue;
+            }
           }
         }
         if (!p.pending.empty() && p.fd) {
@@ -106,6 +143,8 @@ class echo_server {
   }
 
   std::uint64_t corrupt_every_;
+  std::int64_t delay_ns_ = 0;
+  std::uint64_t close_after_ = 0;
   std::uint64_t seen_ = 0;
   unique_fd listener_, stop_read_, stop_write_;
   std::uint16_t port_ = 0;
