@@ -89,6 +89,15 @@ double thread_cpu_s(bool user) {
 constexpr std::int64_t spin_window_ns = 30'000;
 constexpr unsigned long timer_slack_ns = 1'000;
 
+// The intervals a window is cut into: as many as whole 100 ms fit, from 1 to
+// 20, of equal length (at most 20 histograms a thread).
+std::int64_t interval_count(std::int64_t window_ns) {
+  return std::clamp<std::int64_t>(window_ns / 100'000'000, 1, 20);
+}
+std::int64_t interval_length_ns(std::int64_t window_ns) {
+  return std::max<std::int64_t>(1, window_ns / interval_count(window_ns));
+}
+
 // This thread's time on a CPU and waiting for one, from its schedstat.
 struct thread_schedstat {
   std::int64_t on_cpu_ns = 0, run_queue_ns = 0;
@@ -212,6 +221,8 @@ struct worker_result {
   std::vector<histogram> latency, uncorrected;  // per group
   // Intended send time to first byte written, of requests intended in the window.
   histogram send_lag = histogram::nanoseconds();
+  // Per interval of the window (by intended send time): made when first needed.
+  std::vector<std::unique_ptr<histogram>> intervals;
   std::vector<std::uint64_t> group_completed;
 };
 
@@ -713,12 +724,22 @@ class worker {
       ++result_.completed;
       ++result_.group_completed[c.group];
       result_.latency[c.group].record(std::max<std::int64_t>(1, now - p.intended_ns));
+      record_interval(p.intended_ns, std::max<std::int64_t>(1, now - p.intended_ns));
       result_.uncorrected[c.group].record(std::max<std::int64_t>(1, now - p.sent_ns));
     }
     c.queue.pop();
     c.head_have = 0;
     c.payload_done = 0;
     after_reply(i, now);
+  }
+
+  void record_interval(std::int64_t intended, std::int64_t latency) {
+    // The last interval takes the rounding's few nanoseconds at the end.
+    const auto k = static_cast<std::size_t>(std::min((intended - window_start_) / interval_ns_, intervals_ - 1));
+    auto& v = result_.intervals;
+    if (k >= v.size()) v.resize(k + 1);
+    if (!v[k]) v[k] = std::make_unique<histogram>(histogram::nanoseconds());
+    v[k]->record(latency);
   }
 
   // ---- the loop ---------------------------------------------------------
@@ -858,6 +879,8 @@ class worker {
     start_ns_ = control_.start_ns.load();
     window_start_ = control_.window_start_ns.load();
     window_end_ = control_.window_end_ns.load();
+    interval_ns_ = interval_length_ns(window_end_ - window_start_);  // as planned: an interrupt comes later
+    intervals_ = interval_count(window_end_ - window_start_);
     running_ = true;
     for (std::uint32_t i = 0; i < conns_.size(); ++i) {
       connection& c = conns_[i];
@@ -932,6 +955,7 @@ class worker {
   bool draining_ = false;
   std::int64_t start_ns_ = 0, window_start_ = 0, window_end_ = 0, drain_deadline_ = 0;
   std::int64_t spin_ns_ = 0;
+  std::int64_t interval_ns_ = 100'000'000, intervals_ = 1;
   worker_result result_;
 };
 
@@ -988,6 +1012,7 @@ engine_outcome run_engine(const workload& w, const endpoint& target, const engin
   resolve(target, addr, addr_len);
   const pattern_buffer pattern(std::max<std::uint64_t>(w.largest_payload(), 64));
   shared_control control;
+  std::int64_t planned_window_ns = 0;  // the window as planned, before any interrupt
   const unsigned threads = std::max(1u, w.threads);
   out.threads = threads;
 
@@ -1038,6 +1063,11 @@ engine_outcome run_engine(const workload& w, const endpoint& target, const engin
       control.start_ns = start;
       control.window_start_ns = start + warm;
       control.window_end_ns = start + warm + measure;
+      planned_window_ns = measure;
+      // The window's start on the wall clock, for the interval log's StartTime.
+      out.window_start_epoch_s =
+          std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count() +
+          static_cast<double>(warm) / 1e9;
       control.go.store(true, std::memory_order_release);
       for (auto& wk : workers) wk->wake();
 
@@ -1117,6 +1147,14 @@ engine_outcome run_engine(const workload& w, const endpoint& target, const engin
     arrivals += r.arrivals;
     late += r.late_arrivals;
     out.send_lag.merge(r.send_lag);
+    // Interval k of every thread is the same span of the window.
+    const double interval_s = static_cast<double>(interval_length_ns(planned_window_ns)) / 1e9;
+    for (std::size_t k = 0; k < r.intervals.size(); ++k) {
+      while (out.intervals.size() <= k)
+        out.intervals.push_back({static_cast<double>(out.intervals.size()) * interval_s, interval_s,
+                                 histogram::nanoseconds()});
+      if (r.intervals[k]) out.intervals[k].latency.merge(*r.intervals[k]);
+    }
     for (std::size_t g = 0; g < groups; ++g) {
       out.groups[g].completed += r.group_completed[g];
       out.groups[g].latency.merge(r.latency[g]);

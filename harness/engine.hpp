@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "harness/histogram.hpp"
+#include "harness/interval_log.hpp"
 #include "harness/workload.hpp"
 
 namespace ioduel::harness {
@@ -84,6 +85,9 @@ struct engine_outcome {
   std::vector<group_outcome> groups;
   // Intended send time to first byte written (requests intended in the window), ns.
   histogram send_lag = histogram::nanoseconds();
+  // The window cut into intervals (harness/interval_log.hpp), and when it began.
+  std::vector<latency_interval> intervals;
+  double window_start_epoch_s = 0;
   // The engine's own cost over the window.
   unsigned threads = 1;
   double cpu_user_s = 0, cpu_system_s = 0;  // getrusage, in ticks

@@ -6,6 +6,7 @@
 add_library(ioduel_measure STATIC
   ${CMAKE_CURRENT_LIST_DIR}/histogram.cpp
   ${CMAKE_CURRENT_LIST_DIR}/histogram_codec.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/interval_log.cpp
   ${CMAKE_CURRENT_LIST_DIR}/statistics.cpp
   ${CMAKE_CURRENT_LIST_DIR}/paired.cpp
   ${CMAKE_CURRENT_LIST_DIR}/multiplicity.cpp

@@ -89,6 +89,7 @@ json measurement_json(const engine_outcome& e, unsigned repetition, std::size_t 
       {"latency_us", latency_json(e.latency)},
       {"latency_uncorrected_us", e.open_loop ? latency_json(e.latency_uncorrected) : json(nullptr)},
       {"groups", std::move(groups)},
+      {"intervals", intervals_json(e.intervals, e.window_start_epoch_s)},
       {"client", client_json(e)},
       {"server", nullptr},
   };

@@ -10,6 +10,7 @@ ioduel_add_test(measure_test
     ${CMAKE_CURRENT_LIST_DIR}/measure/paired_test.cpp
     ${CMAKE_CURRENT_LIST_DIR}/measure/multiplicity_test.cpp
     ${CMAKE_CURRENT_LIST_DIR}/measure/calibration_test.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/measure/interval_log_test.cpp
     ${CMAKE_CURRENT_LIST_DIR}/measure/show_test.cpp
     ${CMAKE_CURRENT_LIST_DIR}/measure/compare_test.cpp
   LIBS ioduel_measure
