@@ -3,16 +3,18 @@
 //
 // Data path: async_read_some into the session's input -> protocol::decode_frame
 // in place -> protocol::answer_request appends the reply to `out_` ->
-// async_write of a whole batch of replies, while replies to later requests
-// collect in the other buffer.  At most one read, one write, one timer wait
-// and one urgent-data wait are in flight, each with its own recycled handler
-// memory (handler_memory.hpp).
+// async_write_some of a whole batch of replies (resumed until it is all out),
+// while replies to later requests collect in the other buffer.  At most one
+// read, one write, one timer wait and one urgent-data wait are in flight,
+// each with its own recycled handler memory (handler_memory.hpp).
 //
-// Memory while idle: the pending read targets `small_`, a few hundred bytes
-// inside the session; a pooled 16 KiB block (buffer_pool.hpp) is borrowed only
-// when the bytes in hand outgrow it (a large frame, a pipelined burst) and is
-// given back once the input is consumed.  Output blocks are likewise held
-// only while replies are queued.
+// Memory while idle: the pending read targets the input's inline bytes
+// (input_buffer.hpp); output blocks are held only while replies are queued.
+//
+// Lifecycle (`phase_`): serving -> input_ended (end of stream: the client's
+// FIN, or the drain's SHUT_RD) or erred (an ERROR reply queued) -> lingering
+// (our FIN sent, input read and discarded) -> closed.  Sleeping and paused
+// are orthogonal to it and only hold back parsing and reading.
 //
 // Executor is asio::io_context::executor_type (one io_context per thread: the
 // handlers are already serialized) or a strand of it (one io_context shared by
@@ -20,6 +22,8 @@
 // closed and no handler of it is pending (`pending_`), so handlers capture a
 // plain pointer and no reference count is touched per operation.
 
+#include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -38,11 +42,11 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
-#include <boost/asio/write.hpp>
 
 #include "proactor/buffer_pool.hpp"
 #include "proactor/context_state.hpp"
 #include "proactor/handler_memory.hpp"
+#include "proactor/input_buffer.hpp"
 #include "protocol/dispatch.hpp"
 #include "protocol/parser.hpp"
 
@@ -59,11 +63,17 @@ using timer_type = asio::basic_waitable_timer<std::chrono::steady_clock,
 // discarding) so that closing with unread input does not reset the
 // connection before the client has read the reply.
 inline constexpr std::chrono::milliseconds linger_time{2000};
-// Bytes of input a session holds inline; reads while idle land here.
-inline constexpr std::size_t small_input = 128;
 // Backoff before retrying an operation io_uring refused for want of
 // submission-queue space (ENOBUFS).
 inline constexpr std::chrono::milliseconds enobufs_backoff{5};
+
+enum class session_phase : std::uint8_t {
+  serving,      // reading and answering
+  input_ended,  // end of stream: answer every complete frame held, then end
+  erred,        // an ERROR reply is queued: nothing more is parsed or read
+  lingering,    // our FIN is sent: read and discard until EOF or the deadline
+  closed,
+};
 
 template <class Executor>
 class session final : public session_base {
@@ -71,18 +81,22 @@ class session final : public session_base {
   using clock = std::chrono::steady_clock;
 
  public:
+  // pending_ starts at 1: the server has posted start(), which may still be
+  // queued when a forced stop aborts the session; the session must outlive it.
   session(socket_type socket, const Executor& ex, context_state& ctx)
       : socket_(std::move(socket)), timer_(socket_.get_executor()), executor_(ex), ctx_(ctx) {}
 
-  // Runs on the session's executor once the session is registered.
+  // Runs on the session's executor once the session is registered; the
+  // handler the server posted, counted in pending_ from construction.
   void start() {
-    ++pending_;  // held while this function runs
     last_activity_ = clock::now();
-    guarded([this] {
-      arm_oob_wait();
-      arm_timer();
-      step();
-    });
+    if (!closed()) {
+      guarded([this] {
+        arm_oob_wait();
+        arm_timer();
+        step();
+      });
+    }
     finish_handler();
   }
 
@@ -91,6 +105,22 @@ class session final : public session_base {
 
  private:
   ~session() = default;
+
+  bool closed() const noexcept { return phase_ == session_phase::closed; }
+  bool lingering() const noexcept { return phase_ == session_phase::lingering; }
+  // Frames are parsed while serving and, after end of stream, until none is left.
+  bool may_parse() const noexcept {
+    return (phase_ == session_phase::serving || phase_ == session_phase::input_ended) && !sleeping_ &&
+           !paused_;
+  }
+  bool may_read() const noexcept {
+    if (reading_ || backoff_) return false;
+    if (lingering()) return true;
+    // Draining does not stop reading: the frames that have arrived are owed
+    // replies, and closing with unread input would reset the connection.
+    return phase_ == session_phase::serving && !sleeping_ && !paused_;
+  }
+  bool owes_output() const noexcept { return writing_ || !out_.empty() || !wbuf_.empty(); }
 
   // ---- the common shape of every completion handler -------------------------
 
@@ -121,7 +151,7 @@ class session final : public session_base {
   // Every handler ends here: the session may delete itself only once no
   // handler of it is pending or running.
   void finish_handler() noexcept {
-    if (--pending_ == 0 && closed_) destroy();
+    if (--pending_ == 0 && closed()) destroy();
   }
 
   void destroy() noexcept {
@@ -143,42 +173,9 @@ class session final : public session_base {
 
   // ---- reading ---------------------------------------------------------------
 
-  bool input_in_block() const noexcept { return in_.has_storage(); }
-
-  std::span<char> input() noexcept {
-    if (input_in_block()) return in_.readable();
-    return {small_ + small_begin_, static_cast<std::size_t>(small_end_ - small_begin_)};
-  }
-
-  void consume_input(std::size_t n) noexcept {
-    if (input_in_block()) {
-      in_.consume(n);
-    } else {
-      small_begin_ += n;
-      if (small_begin_ == small_end_) small_begin_ = small_end_ = 0;
-    }
-  }
-
-  bool may_read() const noexcept {
-    if (reading_ || closed_ || eof_ || read_backoff_) return false;
-    if (lingering_) return true;
-    return !sleeping_ && !paused_ && !error_sent_ && !ctx_.host.draining();
-  }
-
   void start_read() {
     if (!may_read()) return;
-    asio::mutable_buffer target;
-    if (lingering_) {
-      target = asio::buffer(small_, sizeof small_);  // discarded
-    } else if (input_in_block()) {
-      const std::size_t want = std::max(needed_ > in_.size() ? needed_ - in_.size() : 0,
-                                        block_pool::min_block / 2);
-      in_.prepare(want);
-      target = asio::buffer(in_.writable().data(), in_.writable().size());
-    } else {
-      target = asio::buffer(small_ + small_end_, sizeof small_ - small_end_);
-    }
-    read_size_ = target.size();
+    const asio::mutable_buffer target = lingering() ? input_.discard_target() : input_.prepare_read(needed_);
     reading_ = true;
     ++pending_;
     try {
@@ -193,29 +190,26 @@ class session final : public session_base {
 
   void on_read(const boost::system::error_code& ec, std::size_t n) {
     reading_ = false;
-    if (!closed_) {
+    if (!closed()) {
       guarded([&] {
         if (is_enobufs(ec)) {
-          backoff_read();
+          begin_backoff();
           return;
         }
-        if (lingering_) {
+        if (lingering()) {
           if (ec) close(false);
           else start_read();
           return;
         }
         if (ec == asio::error::eof) {
-          eof_ = true;
+          if (phase_ == session_phase::serving) phase_ = session_phase::input_ended;
         } else if (ec) {
           // A reset mid-frame and the like: counted, never fatal to the server.
           close(ec != asio::error::operation_aborted);
           return;
         } else {
           last_activity_ = clock::now();
-          if (input_in_block()) in_.commit(n);
-          else small_end_ += n;
-          last_read_full_ = n == read_size_;
-          last_read_small_ = n < sizeof small_;
+          input_.commit(n);
         }
         step();
       });
@@ -223,35 +217,13 @@ class session final : public session_base {
     finish_handler();
   }
 
-  // io_uring could not take the read: try again shortly rather than drop the
-  // connection (see docs/proactor.md).
-  void backoff_read() {
-    read_backoff_ = true;
+  // io_uring could not take an operation: try again shortly rather than drop
+  // the connection (see docs/proactor.md).  step() on expiry resumes both the
+  // read and the write.
+  void begin_backoff() {
+    backoff_ = true;
     timer_.expires_after(enobufs_backoff);
     start_timer_wait();
-  }
-
-  // Moves the bytes in hand between `small_` and a pooled block as their
-  // amount calls for.
-  void adjust_input() {
-    if (!input_in_block()) {
-      const std::size_t held = small_end_ - small_begin_;
-      if (held != 0 && small_begin_ != 0) {
-        std::memmove(small_, small_ + small_begin_, held);
-        small_begin_ = 0;
-        small_end_ = held;
-      }
-      // A full read says more is coming (a burst, a large frame, a stream in
-      // raw-echo mode): read it in blocks from now on.
-      if ((held != 0 && needed_ > sizeof small_) || last_read_full_) {
-        char* p = in_.prepare(std::max(needed_, held));
-        if (held != 0) std::memcpy(p, small_, held);
-        in_.commit(held);
-        small_begin_ = small_end_ = 0;
-      }
-    } else if (in_.empty() && last_read_small_ && !reading_) {
-      in_.release();  // the traffic is small again: back to reading into small_
-    }
   }
 
   // ---- turning input into replies ----------------------------------------------
@@ -261,8 +233,8 @@ class session final : public session_base {
   void parse_frames() {
     auto& c = ctx_.counters;
     const std::uint64_t high_water = ctx_.options.high_water;
-    while (!sleeping_ && !paused_ && !error_sent_) {
-      const std::span<char> in = input();
+    while (may_parse()) {
+      const std::span<char> in = input_.bytes();
       if (in.empty()) {
         needed_ = protocol::header_size;
         break;
@@ -278,8 +250,8 @@ class session final : public session_base {
         count(c.frames_out);
         count(c.bytes_out, out_.size() - before);
         count(c.protocol_errors);
-        error_sent_ = true;
-        consume_input(in.size());
+        phase_ = session_phase::erred;
+        input_.consume(in.size());
         break;
       }
       count(c.frames_in);
@@ -287,7 +259,7 @@ class session final : public session_base {
       const std::size_t before = out_.size();
       const auto outcome =
           protocol::answer_request(r.f, out_, [this] { return ctx_.host.stats_json(); });
-      consume_input(r.consumed);
+      input_.consume(r.consumed);
       if (outcome.deferred) {
         begin_sleep(r.f.hdr.id, outcome.sleep_us);
       } else {
@@ -300,38 +272,41 @@ class session final : public session_base {
 
   void echo_raw() {
     auto& c = ctx_.counters;
-    const std::span<char> in = input();
-    if (in.empty() || paused_) return;
+    const std::span<char> in = input_.bytes();
+    if (in.empty() || paused_ || lingering()) return;
     std::memcpy(out_.prepare(in.size()), in.data(), in.size());
     out_.commit(in.size());
     count(c.bytes_in, in.size());
     count(c.bytes_out, in.size());
-    consume_input(in.size());
+    input_.consume(in.size());
     needed_ = 1;
     if (queued_output() > ctx_.options.high_water) paused_ = true;
   }
 
   // Everything that can happen after any event, in one place.
   void step() {
-    if (closed_) return;
+    if (closed()) return;
     if (ctx_.options.mode == protocol::server_mode::raw_echo) echo_raw();
     else parse_frames();
     flush();
-    adjust_input();
+    input_.adjust(needed_, reading_);
     start_read();
     maybe_finish();
   }
 
-  // Decides whether the connection is done: after an ERROR reply, after the
-  // client's end of stream, or while draining, once every owed reply is out.
+  // Decides whether the connection is done: after an ERROR reply, or after
+  // end of stream (the client's, or the drain's), once every owed reply is out.
   void maybe_finish() {
-    if (closed_ || lingering_ || writing_ || !out_.empty() || sleeping_) return;
-    if (error_sent_) {
+    if (closed() || lingering() || owes_output() || sleeping_) return;
+    if (phase_ == session_phase::erred) {
       begin_linger();
-    } else if (eof_) {
-      close(false);  // whatever is left is a partial frame: nothing is owed
-    } else if (ctx_.host.draining() && !reading_) {
-      close(false);
+    } else if (phase_ == session_phase::input_ended) {
+      // Whatever is left is a partial frame: nothing is owed.  Bytes that
+      // arrived after the drain's SHUT_RD would make close() send RST, so
+      // those are read out first.
+      int unread = 0;
+      if (::ioctl(socket_.native_handle(), FIONREAD, &unread) == 0 && unread > 0) begin_linger();
+      else close(false);
     }
   }
 
@@ -347,6 +322,8 @@ class session final : public session_base {
   void finish_sleep() {
     auto& c = ctx_.counters;
     sleeping_ = false;
+    // The connection was owed this reply all along: idleness counts from now.
+    last_activity_ = clock::now();
     protocol::append_empty_reply(out_, protocol::opcode::sleep_reply, sleep_id_);
     count(c.frames_out);
     count(c.bytes_out, protocol::header_size);
@@ -354,15 +331,22 @@ class session final : public session_base {
 
   // ---- writing -------------------------------------------------------------------
 
+  // One async_write_some at a time over wbuf_, resumed from on_write until
+  // the batch is out, so that each part that leaves counts as activity (a
+  // client reading slowly is not idle) and a failed submission (io_uring's
+  // ENOBUFS: nothing was written) can be retried where it stopped.
   void flush() {
-    if (writing_ || closed_ || out_.empty()) return;
-    out_.swap(wbuf_);
+    if (writing_ || closed() || backoff_) return;
+    if (wbuf_.empty()) {
+      if (out_.empty()) return;
+      out_.swap(wbuf_);
+    }
     writing_ = true;
     ++pending_;
     try {
-      asio::async_write(socket_, asio::buffer(wbuf_.readable().data(), wbuf_.size()),
-                        bind(write_memory_, [this](const boost::system::error_code& ec,
-                                                   std::size_t) { on_write(ec); }));
+      socket_.async_write_some(asio::buffer(wbuf_.readable().data(), wbuf_.size()),
+                               bind(write_memory_, [this](const boost::system::error_code& ec,
+                                                          std::size_t n) { on_write(ec, n); }));
     } catch (...) {
       writing_ = false;
       --pending_;
@@ -370,19 +354,22 @@ class session final : public session_base {
     }
   }
 
-  void on_write(const boost::system::error_code& ec) {
+  void on_write(const boost::system::error_code& ec, std::size_t n) {
     writing_ = false;
-    if (!closed_) {
+    if (!closed()) {
       guarded([&] {
+        if (is_enobufs(ec)) {
+          begin_backoff();
+          return;
+        }
         if (ec) {
-          // EPIPE, a reset, or io_uring's ENOBUFS mid-stream (the bytes
-          // written so far are unknown, so the stream cannot be resumed).
+          // EPIPE, a reset.
           close(ec != asio::error::operation_aborted);
           return;
         }
-        last_activity_ = clock::now();
-        wbuf_.clear();
-        if (out_.empty()) wbuf_.release();
+        if (n != 0) last_activity_ = clock::now();
+        wbuf_.consume(n);
+        if (wbuf_.empty() && out_.empty()) wbuf_.release();
         if (paused_ && queued_output() <= ctx_.options.high_water / 2) paused_ = false;
         step();
       });
@@ -395,10 +382,10 @@ class session final : public session_base {
   // Sets the timer to the earliest deadline the session has (a change of
   // expiry cancels the wait in flight, whose handler then does nothing).
   void arm_timer() {
-    if (closed_ || read_backoff_) return;
+    if (closed() || backoff_) return;
     auto deadline = clock::time_point::max();
     if (sleeping_) deadline = sleep_until_;
-    else if (lingering_) deadline = linger_until_;
+    else if (lingering()) deadline = linger_until_;
     else if (ctx_.options.idle_timeout_ms != 0)
       deadline = last_activity_ + std::chrono::milliseconds(ctx_.options.idle_timeout_ms);
     if (deadline == clock::time_point::max()) {
@@ -425,11 +412,11 @@ class session final : public session_base {
 
   void on_timer(const boost::system::error_code& ec) {
     --timer_waiting_;
-    if (!closed_ && ec != asio::error::operation_aborted) {
+    if (!closed() && ec != asio::error::operation_aborted) {
       guarded([&] {
         const auto now = clock::now();
-        if (read_backoff_) {
-          read_backoff_ = false;
+        if (backoff_) {
+          backoff_ = false;
           arm_timer();
           step();
           return;
@@ -437,12 +424,12 @@ class session final : public session_base {
         if (sleeping_ && now >= sleep_until_) {
           finish_sleep();
           step();
-        } else if (lingering_ && now >= linger_until_) {
+        } else if (lingering() && now >= linger_until_) {
           close(false);
           return;
-        } else if (!sleeping_ && !lingering_ && ctx_.options.idle_timeout_ms != 0 &&
+        } else if (!sleeping_ && !lingering() && ctx_.options.idle_timeout_ms != 0 &&
                    now - last_activity_ >= std::chrono::milliseconds(ctx_.options.idle_timeout_ms)) {
-          // Silent for the whole timeout: nothing read, nothing written.
+          // Nothing read, no byte written, no reply owed for the whole timeout.
           count(ctx_.counters.idle_timeouts);
           close(false);
           return;
@@ -480,20 +467,30 @@ class session final : public session_base {
   }
 
   void on_oob(const boost::system::error_code& ec, std::size_t n) {
-    if (!closed_ && !ec && n == 1) {
+    if (!closed() && !ec && n == 1) {
       guarded([&] {
         count(ctx_.counters.oob_discarded);
         arm_oob_wait();
         step();
       });
-    } else if (!closed_ && ec == asio::error::invalid_argument) {
-      // EINVAL: the urgent byte this wake-up announced was already read.  With
-      // several threads on one io_context, an EPOLLPRI event taken before the
-      // byte was read can be performed after the wait was re-armed; dropping
-      // the wait then would leave the next urgent byte uncounted.  Wait again:
-      // only a fresh EPOLLPRI (or an error or hang-up, which the read path
-      // closes on) performs it.
-      guarded([&] { arm_oob_wait(); });
+    } else if (!closed() && ec == asio::error::invalid_argument) {
+      // EINVAL: no urgent byte to read.  Either the byte this wake-up
+      // announced was already read (with several threads on one io_context,
+      // an EPOLLPRI event taken before the byte was read can be performed
+      // after the wait was re-armed; dropping the wait then would leave the
+      // next urgent byte uncounted), or an error or hang-up woke the wait:
+      // recv(MSG_OOB) reports EINVAL before any socket error.  Re-arming in
+      // the second case re-reports the condition at once, a busy loop while
+      // no read or write is pending (during a SLEEP, say); so look first.
+      guarded([&] {
+        ::pollfd p{socket_.native_handle(), POLLPRI, 0};
+        const bool broken = ::poll(&p, 1, 0) == 1 && (p.revents & (POLLERR | POLLHUP | POLLNVAL)) != 0;
+        if (!broken) {
+          arm_oob_wait();
+        } else if ((p.revents & POLLERR) != 0 && !reading_ && !writing_) {
+          close(true);  // reset while nothing else is pending to report it
+        }
+      });
     }
     // Otherwise an error or a hang-up woke the wait: the read path reports it.
     finish_handler();
@@ -501,10 +498,12 @@ class session final : public session_base {
 
   // ---- ending ------------------------------------------------------------------------
 
-  // After an ERROR reply is written: send FIN, then read and discard until
-  // the client closes or linger_time passes, then close.
+  // Sends FIN, then reads and discards until the client closes or linger_time
+  // passes, then closes: closing with unread input would reset the
+  // connection before the client has read what was sent (an ERROR reply,
+  // the last replies of a drain).
   void begin_linger() {
-    lingering_ = true;
+    phase_ = session_phase::lingering;
     boost::system::error_code ignored;
     socket_.shutdown(asio::socket_base::shutdown_send, ignored);
     linger_until_ = clock::now() + linger_time;
@@ -513,8 +512,8 @@ class session final : public session_base {
   }
 
   void close(bool failed) noexcept {
-    if (closed_) return;
-    closed_ = true;
+    if (closed()) return;
+    phase_ = session_phase::closed;
     ctx_.remove(*this);
     count(ctx_.counters.connections_closed);
     if (failed) count(ctx_.counters.connections_failed);
@@ -523,7 +522,7 @@ class session final : public session_base {
     timer_.cancel();
     // A buffer an operation still targets (io_uring may be using it until the
     // cancellation completes) is released by the destructor instead.
-    if (!reading_) in_.release();
+    input_.release_unless(reading_);
     out_.release();
     if (!writing_) wbuf_.release();
     if (pending_ == 0) destroy();
@@ -534,31 +533,22 @@ class session final : public session_base {
   Executor executor_;
   context_state& ctx_;
 
-  io_buffer in_;    // input once it outgrows small_
   io_buffer out_;   // replies waiting for the write in flight
-  io_buffer wbuf_;  // replies being written
+  io_buffer wbuf_;  // replies being written (what is left of them)
 
-  clock::time_point last_activity_{};
+  clock::time_point last_activity_{};  // last read, last byte written, last SLEEP ended
   clock::time_point sleep_until_{};
   clock::time_point linger_until_{};
   std::uint64_t sleep_id_ = 0;
   std::size_t needed_ = protocol::header_size;  // bytes the frame at the front needs
-  std::size_t read_size_ = 0;
-  std::uint32_t pending_ = 0;  // handlers started and not yet finished
-  std::uint16_t small_begin_ = 0;
-  std::uint16_t small_end_ = 0;
+  std::uint32_t pending_ = 1;  // handlers started and not yet finished (start() first)
   std::uint8_t timer_waiting_ = 0;
+  session_phase phase_ = session_phase::serving;
   bool reading_ = false;
   bool writing_ = false;
   bool sleeping_ = false;
-  bool paused_ = false;       // over --high-water: neither parse nor read
-  bool eof_ = false;          // the client shut down its side
-  bool error_sent_ = false;   // an ERROR reply is queued: nothing more is parsed
-  bool lingering_ = false;
-  bool read_backoff_ = false;
-  bool last_read_full_ = false;
-  bool last_read_small_ = true;
-  bool closed_ = false;
+  bool paused_ = false;   // over --high-water: neither parse nor read
+  bool backoff_ = false;  // io_uring refused an operation: the timer retries it
 
   // Sized to the operations Asio 1.26 allocates for each (measured on both
   // backends and both context models; the strand's wrapper is the largest).
@@ -572,7 +562,7 @@ class session final : public session_base {
   char oob_byte_ = 0;
 #endif
   handler_memory<128, 2> timer_memory_;
-  char small_[small_input];
+  input_buffer input_;
 };
 
 }  // namespace ioduel::proactor
