@@ -21,6 +21,7 @@
 
 #include "proactor/backend.hpp"
 #include "proactor/session.hpp"
+#include "proactor/urgent_data.hpp"
 
 namespace ioduel::proactor {
 namespace {
@@ -70,7 +71,6 @@ class server final : public session_host {
         accept_timer_(contexts_[0]->get_executor()),
         drain_timer_(contexts_[0]->get_executor()),
         signals_(contexts_[0]->get_executor()),
-        urgent_(contexts_[0]->get_executor()),
         identity_{"proactor", backend_name(), o.common.threads, std::chrono::steady_clock::now()} {
     for (std::size_t i = 0; i < contexts_.size(); ++i) {
       states_.push_back(std::make_unique<context_state>(options_.common, *this));
@@ -102,10 +102,9 @@ class server final : public session_host {
     signals_.add(SIGTERM);
     signals_.add(SIGINT);
     wait_for_signal();
-    if (uses_io_uring()) {
-      urgent_.add(SIGURG);
-      wait_for_urgent();
-    }
+    // Sessions that count urgent data by SIGURG (see session.hpp) name
+    // themselves its owner when they start.
+    if (uses_io_uring() || options_.contexts == context_model::per_thread) urgent::install_signal_counter();
     asio::post(control_, [this] { accept_next(); });
     protocol::announce_listening(o.bind, acceptor_.local_endpoint().port());
 
@@ -128,6 +127,7 @@ class server final : public session_host {
   std::string stats_json() const override {
     protocol::counter_snapshot sum;
     for (const auto& s : states_) sum += s->counters.snapshot();
+    sum.oob_discarded += urgent::signals.load(std::memory_order_relaxed);
     return protocol::stats_json(identity_, sum);
   }
 
@@ -249,15 +249,6 @@ class server final : public session_host {
     boost::system::error_code ignored;
     socket.set_option(asio::ip::tcp::no_delay(true), ignored);
     context_state& state = *states_[index];
-    if (uses_io_uring()) {
-      ::fcntl(socket.native_handle(), F_SETOWN, ::getpid());
-      // An urgent byte that arrived before the owner was set raised no
-      // SIGURG: read it here.  (One arriving between the two calls is
-      // counted twice, by its signal and here; a window of one system call.)
-      char byte = 0;
-      if (::recv(socket.native_handle(), &byte, 1, MSG_OOB | MSG_DONTWAIT) == 1)
-        state.counters.oob_discarded.add();
-    }
     if (options_.contexts == context_model::shared) {
       const strand_type strand = asio::make_strand(contexts_[0]->get_executor());
       auto* s = new session<strand_type>(std::move(socket), strand, state);
@@ -275,18 +266,6 @@ class server final : public session_host {
     live_.fetch_add(1, std::memory_order_seq_cst);
     state.counters.connections_accepted.add();
     state.add(s);
-  }
-
-  // io_uring: each socket names this process its owner (F_SETOWN), so the
-  // kernel raises SIGURG when urgent data arrives; each one counts a
-  // discarded byte (the kernel already keeps it out of the stream).  Signals
-  // that arrive together merge, so bursts may be undercounted.
-  void wait_for_urgent() {
-    urgent_.async_wait(asio::bind_executor(control_, [this](const boost::system::error_code& ec, int) {
-      if (ec) return;
-      states_[0]->counters.oob_discarded.add();
-      wait_for_urgent();
-    }));
   }
 
   // ---- stopping -----------------------------------------------------------------
@@ -324,7 +303,6 @@ class server final : public session_host {
     if (finished_) return;
     finished_ = true;
     signals_.cancel();
-    urgent_.cancel();
     drain_timer_.cancel();
     accept_timer_.cancel();
   }
@@ -343,7 +321,6 @@ class server final : public session_host {
   // goes away.
   void cleanup_after_forced_stop() {
     signals_.cancel();
-    urgent_.cancel();
     accept_timer_.cancel();
     for (auto& ctx : contexts_) ctx->restart();
     for (auto& state : states_) {
@@ -365,7 +342,6 @@ class server final : public session_host {
   timer_type accept_timer_;
   timer_type drain_timer_;
   signal_set_type signals_;
-  signal_set_type urgent_;  // SIGURG, io_uring build only
   std::optional<socket_type> peer_;
   std::size_t peer_index_ = 0;
   std::size_t next_context_ = 0;

@@ -34,6 +34,7 @@
 
 #include "proactor/buffer_pool.hpp"
 #include "proactor/session_core.hpp"
+#include "proactor/urgent_data.hpp"
 
 namespace ioduel::proactor {
 
@@ -46,7 +47,7 @@ class session final : public session_core<Executor> {
       core::writing_, core::sleeping_, core::paused_, core::backoff_, core::input_, core::read_memory_,
       core::write_memory_, core::timer_memory_, core::closed, core::lingering, core::may_read,
       core::owes_output, core::bind, core::count, core::is_enobufs, core::queued_output,
-      core::parse_frames, core::echo_raw, core::finish_sleep;
+      core::parse_frames, core::echo_raw, core::finish_sleep, core::oob_waiting_, core::urgent_seen_;
 #if !defined(BOOST_ASIO_HAS_IO_URING_AS_DEFAULT)
   using core::oob_memory_, core::oob_byte_;
 #endif
@@ -63,7 +64,12 @@ class session final : public session_core<Executor> {
     deadline_.touch(clock::now());
     if (!closed()) {
       guarded([this] {
-        arm_oob_wait();
+        if constexpr (urgent_by_signal) {
+          count(ctx_.counters.oob_discarded, urgent::claim(socket_.native_handle(), urgent_wait_on_demand));
+          urgent_seen_ = urgent::signals.load(std::memory_order_relaxed);
+        } else {
+          arm_oob_wait();
+        }
         arm_timer();
         step();
       });
@@ -143,6 +149,7 @@ class session final : public session_core<Executor> {
         } else {
           deadline_.touch(clock::now());
           input_.commit(n);
+          if (!input_.last_read_full()) check_urgent_mark();
         }
         step();
       });
@@ -299,30 +306,60 @@ class session final : public session_core<Executor> {
 
   // ---- urgent data -----------------------------------------------------------------
 
-  // Urgent data (docs/proactor.md): on epoll a receive with MSG_OOB stays
-  // queued as Asio's "except" operation, performed before the in-band read of
-  // the same wake-up, so the byte is counted before a read could skip it, and
-  // every read re-arms the descriptor, so nothing is stranded behind a mark.
-  // io_uring counts SIGURG instead (server.cpp).
+  // Urgent data (urgent_data.hpp, docs/proactor.md).  Counted by SIGURG on
+  // io_uring and in epoll's per-thread model; in epoll's shared model by a
+  // receive with MSG_OOB kept queued as Asio's "except" operation, performed
+  // before the in-band read of the same wake-up, so the byte is counted
+  // before a read could skip it.
+#if defined(BOOST_ASIO_HAS_IO_URING_AS_DEFAULT)
+  static constexpr bool urgent_by_signal = true;
+  static constexpr bool urgent_wait_on_demand = false;
+#else
+  static constexpr bool urgent_by_signal = !shared_context;
+  static constexpr bool urgent_wait_on_demand = !shared_context;
+#endif
+
+  // A read that stopped short at an urgent mark may leave bytes behind it,
+  // which Asio, taking the short read for an empty socket, would not read
+  // until the next edge: a stall.  In epoll's per-thread model SIGURG goes to
+  // this thread, before the recv that stopped at the mark returned, so a
+  // short read with no new signal cannot be at a mark.  With a new one, if
+  // at the mark, queue the except operation once: with it queued the next
+  // read starts through EPOLL_CTL_MOD, which re-evaluates readiness, and it
+  // takes the urgent byte itself (counted already, by the signal).
+  void check_urgent_mark() {
+    if constexpr (urgent_wait_on_demand) {
+      const std::uint64_t seen = urgent::signals.load(std::memory_order_relaxed);
+      if (seen == urgent_seen_) return;
+      urgent_seen_ = seen;
+      if (!oob_waiting_ && urgent::at_mark(socket_.native_handle())) arm_oob_wait();
+    }
+  }
+
   void arm_oob_wait() {
 #if !defined(BOOST_ASIO_HAS_IO_URING_AS_DEFAULT)
     ++pending_;
+    oob_waiting_ = true;
     try {
       socket_.async_receive(asio::buffer(&oob_byte_, 1), asio::socket_base::message_out_of_band,
                             bind(oob_memory_, [this](const boost::system::error_code& ec,
                                                      std::size_t n) { on_oob(ec, n); }));
     } catch (...) {
       --pending_;
+      oob_waiting_ = false;
       throw;
     }
 #endif
   }
 
   void on_oob(const boost::system::error_code& ec, std::size_t n) {
+    oob_waiting_ = false;
     if (!closed() && !ec && n == 1) {
       guarded([&] {
-        count(ctx_.counters.oob_discarded);
-        arm_oob_wait();
+        if constexpr (!urgent_by_signal) {
+          count(ctx_.counters.oob_discarded);
+          arm_oob_wait();
+        }
         step();
       });
     } else if (!closed() && ec == asio::error::invalid_argument) {
@@ -338,7 +375,7 @@ class session final : public session_core<Executor> {
         ::pollfd p{socket_.native_handle(), POLLPRI, 0};
         const bool broken = ::poll(&p, 1, 0) == 1 && (p.revents & (POLLERR | POLLHUP | POLLNVAL)) != 0;
         if (!broken) {
-          arm_oob_wait();
+          if constexpr (!urgent_wait_on_demand) arm_oob_wait();
         } else if ((p.revents & POLLERR) != 0 && !reading_ && !writing_) {
           close(true);  // reset while nothing else is pending to report it
         }

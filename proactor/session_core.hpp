@@ -198,6 +198,8 @@ class session_core : public session_base {
   bool sleeping_ = false;
   bool paused_ = false;   // over --high-water: neither parse nor read
   bool backoff_ = false;  // io_uring refused an operation: the timer retries it
+  bool oob_waiting_ = false;       // the except operation is queued (epoll)
+  std::uint64_t urgent_seen_ = 0;  // urgent::signals when last looked at
 
   // Sized to the operations Asio 1.26 allocates for each (measured on both
   // backends and both context models; the strand's wrapper is the largest).
