@@ -1,24 +1,18 @@
 #pragma once
-// One client connection on Asio's completion model.
+// One client connection on Asio's completion model: the operations in flight
+// and how the connection ends (its state and frame loop: session_core.hpp).
 //
-// Data path: async_read_some into the session's input -> protocol::decode_frame
-// in place -> protocol::answer_request appends the reply to `out_` ->
-// async_write_some of a whole batch of replies (resumed until it is all out),
-// while replies to later requests collect in the other buffer.  At most one
-// read, one write, one timer wait and one urgent-data wait are in flight,
-// each with its own recycled handler memory (handler_memory.hpp).
-//
-// Memory while idle: the pending read targets the input's inline bytes
-// (input_buffer.hpp); output blocks are held only while replies are queued.
+// async_read_some into the input -> the frame loop appends replies to `out_`
+// -> async_write_some of the whole batch, resumed until it is out, while
+// later replies collect in `out_`.  At most one read, one write, one timer
+// wait and one urgent-data wait are in flight, each with its own recycled
+// handler memory (handler_memory.hpp).
 //
 // Lifecycle (`phase_`): serving -> input_ended (end of stream: the client's
 // FIN, or the drain's SHUT_RD) or erred (an ERROR reply queued) -> lingering
-// (our FIN sent, input read and discarded) -> closed.  Sleeping and paused
-// are orthogonal to it and only hold back parsing and reading.
-//
-// State and the frame loop are in session_core.hpp.  The session owns itself: it deletes itself once it is
-// closed and no handler of it is pending (`pending_`), so handlers capture a
-// plain pointer and no reference count is touched per operation.
+// (our FIN sent, input read and discarded) -> closed.  The session owns
+// itself: it deletes itself once closed with no handler pending (`pending_`),
+// so handlers capture a plain pointer and no reference count moves.
 
 #include <poll.h>
 #include <sys/ioctl.h>
@@ -47,7 +41,8 @@ class session final : public session_core<Executor> {
       core::writing_, core::sleeping_, core::paused_, core::backoff_, core::input_, core::read_memory_,
       core::write_memory_, core::timer_memory_, core::closed, core::lingering, core::may_read,
       core::owes_output, core::bind, core::count, core::is_enobufs, core::queued_output,
-      core::parse_frames, core::echo_raw, core::finish_sleep, core::oob_waiting_, core::urgent_seen_;
+      core::parse_frames, core::echo_raw, core::finish_sleep, core::oob_waiting_, core::urgent_seen_,
+      core::urgent_by_signal, core::urgent_wait_on_demand;
 #if !defined(BOOST_ASIO_HAS_IO_URING_AS_DEFAULT)
   using core::oob_memory_, core::oob_byte_;
 #endif
@@ -306,18 +301,10 @@ class session final : public session_core<Executor> {
 
   // ---- urgent data -----------------------------------------------------------------
 
-  // Urgent data (urgent_data.hpp, docs/proactor.md).  Counted by SIGURG on
+  // Urgent data (urgent_data.hpp, docs/proactor.md): counted by SIGURG on
   // io_uring and in epoll's per-thread model; in epoll's shared model by a
   // receive with MSG_OOB kept queued as Asio's "except" operation, performed
-  // before the in-band read of the same wake-up, so the byte is counted
-  // before a read could skip it.
-#if defined(BOOST_ASIO_HAS_IO_URING_AS_DEFAULT)
-  static constexpr bool urgent_by_signal = true;
-  static constexpr bool urgent_wait_on_demand = false;
-#else
-  static constexpr bool urgent_by_signal = !shared_context;
-  static constexpr bool urgent_wait_on_demand = !shared_context;
-#endif
+  // before the in-band read of the same wake-up.
 
   // A read that stopped short at an urgent mark may leave bytes behind it,
   // which Asio, taking the short read for an empty socket, would not read
@@ -363,14 +350,11 @@ class session final : public session_core<Executor> {
         step();
       });
     } else if (!closed() && ec == asio::error::invalid_argument) {
-      // EINVAL: no urgent byte to read.  Either the byte this wake-up
-      // announced was already read (with several threads on one io_context,
-      // an EPOLLPRI event taken before the byte was read can be performed
-      // after the wait was re-armed; dropping the wait then would leave the
-      // next urgent byte uncounted), or an error or hang-up woke the wait:
-      // recv(MSG_OOB) reports EINVAL before any socket error.  Re-arming in
-      // the second case re-reports the condition at once, a busy loop while
-      // no read or write is pending (during a SLEEP, say); so look first.
+      // EINVAL: no urgent byte.  Either it was already read (shared model:
+      // an EPOLLPRI event taken before the byte was read, performed after
+      // the wait was re-armed; keep waiting), or an error or hang-up woke
+      // the wait (recv(MSG_OOB) says EINVAL first): re-arming would then
+      // re-report it at once, a busy loop while no read or write is pending.
       guarded([&] {
         ::pollfd p{socket_.native_handle(), POLLPRI, 0};
         const bool broken = ::poll(&p, 1, 0) == 1 && (p.revents & (POLLERR | POLLHUP | POLLNVAL)) != 0;

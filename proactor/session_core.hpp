@@ -54,6 +54,15 @@ class session_core : public session_base {
  protected:
   static constexpr bool shared_context = !std::is_same_v<Executor, asio::io_context::executor_type>;
   using clock = std::chrono::steady_clock;
+  // How urgent data is counted (urgent_data.hpp): by SIGURG, and on epoll's
+  // per-thread model with the except operation queued only at a mark.
+#if defined(BOOST_ASIO_HAS_IO_URING_AS_DEFAULT)
+  static constexpr bool urgent_by_signal = true;
+  static constexpr bool urgent_wait_on_demand = false;
+#else
+  static constexpr bool urgent_by_signal = !shared_context;
+  static constexpr bool urgent_wait_on_demand = !shared_context;
+#endif
 
   session_core(socket_type socket, const Executor& ex, context_state& ctx)
       : socket_(std::move(socket)),
