@@ -70,9 +70,6 @@ class input_buffer {
     last_read_small_ = n < sizeof small_;
   }
 
-  // The last read filled its target (more may be waiting).
-  bool last_read_full() const noexcept { return last_read_full_; }
-
   // Moves the bytes in hand between `small_` and a pooled block as their
   // amount calls for.  Not while a read targets the current storage.
   void adjust(std::size_t needed, bool reading) {

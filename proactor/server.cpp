@@ -102,9 +102,8 @@ class server final : public session_host {
     signals_.add(SIGTERM);
     signals_.add(SIGINT);
     wait_for_signal();
-    // Sessions that count urgent data by SIGURG (see session.hpp) name
-    // themselves its owner when they start.
-    if (uses_io_uring() || options_.contexts == context_model::per_thread) urgent::install_signal_counter();
+    // Sessions name this process the owner of their SIGURG when they start.
+    urgent::install_signal_counter();
     asio::post(control_, [this] { accept_next(); });
     protocol::announce_listening(o.bind, acceptor_.local_endpoint().port());
 

@@ -5,8 +5,8 @@
 // async_read_some into the input -> the frame loop appends replies to `out_`
 // -> async_write_some of the whole batch, resumed until it is out, while
 // later replies collect in `out_`.  At most one read, one write, one timer
-// wait and one urgent-data wait are in flight, each with its own recycled
-// handler memory (handler_memory.hpp).
+// wait are in flight, each with its own recycled handler memory
+// (handler_memory.hpp).
 //
 // Lifecycle (`phase_`): serving -> input_ended (end of stream: the client's
 // FIN, or the drain's SHUT_RD) or erred (an ERROR reply queued) -> lingering
@@ -14,7 +14,6 @@
 // itself: it deletes itself once closed with no handler pending (`pending_`),
 // so handlers capture a plain pointer and no reference count moves.
 
-#include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 
@@ -41,11 +40,7 @@ class session final : public session_core<Executor> {
       core::writing_, core::sleeping_, core::paused_, core::backoff_, core::input_, core::read_memory_,
       core::write_memory_, core::timer_memory_, core::closed, core::lingering, core::may_read,
       core::owes_output, core::bind, core::count, core::is_enobufs, core::queued_output,
-      core::parse_frames, core::echo_raw, core::finish_sleep, core::oob_waiting_, core::urgent_seen_,
-      core::urgent_by_signal, core::urgent_wait_on_demand;
-#if !defined(BOOST_ASIO_HAS_IO_URING_AS_DEFAULT)
-  using core::oob_memory_, core::oob_byte_;
-#endif
+      core::parse_frames, core::echo_raw, core::finish_sleep;
 
  public:
   // pending_ starts at 1: the server has posted start(), which may still be
@@ -59,12 +54,9 @@ class session final : public session_core<Executor> {
     deadline_.touch(clock::now());
     if (!closed()) {
       guarded([this] {
-        if constexpr (urgent_by_signal) {
-          count(ctx_.counters.oob_discarded, urgent::claim(socket_.native_handle(), urgent_wait_on_demand));
-          urgent_seen_ = urgent::signals.load(std::memory_order_relaxed);
-        } else {
-          arm_oob_wait();
-        }
+        // SIGURG counts urgent bytes from now on (urgent_data.hpp); one
+        // that came before raised none and is counted here.
+        count(ctx_.counters.oob_discarded, urgent::claim(socket_.native_handle()));
         arm_timer();
         step();
       });
@@ -144,7 +136,6 @@ class session final : public session_core<Executor> {
         } else {
           deadline_.touch(clock::now());
           input_.commit(n);
-          if (!input_.last_read_full()) check_urgent_mark();
         }
         step();
       });
@@ -296,76 +287,6 @@ class session final : public session_core<Executor> {
         if (timer_waiting_ == 0) arm_timer();
       });
     }
-    finish_handler();
-  }
-
-  // ---- urgent data -----------------------------------------------------------------
-
-  // Urgent data (urgent_data.hpp, docs/proactor.md): counted by SIGURG on
-  // io_uring and in epoll's per-thread model; in epoll's shared model by a
-  // receive with MSG_OOB kept queued as Asio's "except" operation, performed
-  // before the in-band read of the same wake-up.
-
-  // A read that stopped short at an urgent mark may leave bytes behind it,
-  // which Asio, taking the short read for an empty socket, would not read
-  // until the next edge: a stall.  In epoll's per-thread model SIGURG goes to
-  // this thread, before the recv that stopped at the mark returned, so a
-  // short read with no new signal cannot be at a mark.  With a new one, if
-  // at the mark, queue the except operation once: with it queued the next
-  // read starts through EPOLL_CTL_MOD, which re-evaluates readiness, and it
-  // takes the urgent byte itself (counted already, by the signal).
-  void check_urgent_mark() {
-    if constexpr (urgent_wait_on_demand) {
-      const std::uint64_t seen = urgent::signals.load(std::memory_order_relaxed);
-      if (seen == urgent_seen_) return;
-      urgent_seen_ = seen;
-      if (!oob_waiting_ && urgent::at_mark(socket_.native_handle())) arm_oob_wait();
-    }
-  }
-
-  void arm_oob_wait() {
-#if !defined(BOOST_ASIO_HAS_IO_URING_AS_DEFAULT)
-    ++pending_;
-    oob_waiting_ = true;
-    try {
-      socket_.async_receive(asio::buffer(&oob_byte_, 1), asio::socket_base::message_out_of_band,
-                            bind(oob_memory_, [this](const boost::system::error_code& ec,
-                                                     std::size_t n) { on_oob(ec, n); }));
-    } catch (...) {
-      --pending_;
-      oob_waiting_ = false;
-      throw;
-    }
-#endif
-  }
-
-  void on_oob(const boost::system::error_code& ec, std::size_t n) {
-    oob_waiting_ = false;
-    if (!closed() && !ec && n == 1) {
-      guarded([&] {
-        if constexpr (!urgent_by_signal) {
-          count(ctx_.counters.oob_discarded);
-          arm_oob_wait();
-        }
-        step();
-      });
-    } else if (!closed() && ec == asio::error::invalid_argument) {
-      // EINVAL: no urgent byte.  Either it was already read (shared model:
-      // an EPOLLPRI event taken before the byte was read, performed after
-      // the wait was re-armed; keep waiting), or an error or hang-up woke
-      // the wait (recv(MSG_OOB) says EINVAL first): re-arming would then
-      // re-report it at once, a busy loop while no read or write is pending.
-      guarded([&] {
-        ::pollfd p{socket_.native_handle(), POLLPRI, 0};
-        const bool broken = ::poll(&p, 1, 0) == 1 && (p.revents & (POLLERR | POLLHUP | POLLNVAL)) != 0;
-        if (!broken) {
-          if constexpr (!urgent_wait_on_demand) arm_oob_wait();
-        } else if ((p.revents & POLLERR) != 0 && !reading_ && !writing_) {
-          close(true);  // reset while nothing else is pending to report it
-        }
-      });
-    }
-    // Otherwise an error or a hang-up woke the wait: the read path reports it.
     finish_handler();
   }
 

@@ -54,15 +54,6 @@ class session_core : public session_base {
  protected:
   static constexpr bool shared_context = !std::is_same_v<Executor, asio::io_context::executor_type>;
   using clock = std::chrono::steady_clock;
-  // How urgent data is counted (urgent_data.hpp): by SIGURG, and on epoll's
-  // per-thread model with the except operation queued only at a mark.
-#if defined(BOOST_ASIO_HAS_IO_URING_AS_DEFAULT)
-  static constexpr bool urgent_by_signal = true;
-  static constexpr bool urgent_wait_on_demand = false;
-#else
-  static constexpr bool urgent_by_signal = !shared_context;
-  static constexpr bool urgent_wait_on_demand = !shared_context;
-#endif
 
   session_core(socket_type socket, const Executor& ex, context_state& ctx)
       : socket_(std::move(socket)),
@@ -207,8 +198,6 @@ class session_core : public session_base {
   bool sleeping_ = false;
   bool paused_ = false;   // over --high-water: neither parse nor read
   bool backoff_ = false;  // io_uring refused an operation: the timer retries it
-  bool oob_waiting_ = false;       // the except operation is queued (epoll)
-  std::uint64_t urgent_seen_ = 0;  // urgent::signals when last looked at
 
   // Sized to the operations Asio 1.26 allocates for each (measured on both
   // backends and both context models; the strand's wrapper is the largest).
@@ -218,8 +207,6 @@ class session_core : public session_base {
 #else
   handler_memory<192> read_memory_;
   handler_memory<224> write_memory_;
-  handler_memory<176> oob_memory_;
-  char oob_byte_ = 0;
 #endif
   handler_memory<128, 2> timer_memory_;
   input_buffer input_;

@@ -1,21 +1,17 @@
 #pragma once
 // TCP urgent (out-of-band) data, which the protocol discards and counts.
 //
-// With SO_OOBINLINE off the kernel keeps the urgent byte out of the stream,
-// but an in-band recv stops short at the urgent mark and the next one skips
-// the byte silently.  How a session counts it (docs/proactor.md, "Urgent
-// data"):
-//  - by signal (io_uring, and epoll with one io_context per thread): the
-//    socket names an owner for SIGURG and the handler installed here counts
-//    one discarded byte per signal;
-//  - by Asio's "except" operation (epoll with a shared io_context): a
-//    receive with MSG_OOB kept queued, which reads the byte itself.
+// With SO_OOBINLINE off the kernel keeps the urgent byte out of the stream:
+// an in-band recv stops short at the urgent mark and the next one skips the
+// byte.  Sessions count it by SIGURG on both backends: each socket names the
+// process the owner of its SIGURG, and the handler installed here counts one
+// discarded byte per signal (signals arriving together merge, so a burst
+// may be undercounted).  Why not Asio's "except" operation (a queued
+// receive with MSG_OOB), see docs/proactor.md, "Urgent data".
 
 #include <fcntl.h>
 #include <signal.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -38,24 +34,14 @@ inline void install_signal_counter() noexcept {
   ::sigaction(SIGURG, &sa, nullptr);
 }
 
-// Makes the calling thread (`to_thread`) or the process the owner of fd's
-// SIGURG, then reads an urgent byte that arrived before (it raised no
-// signal).  Returns the bytes so discarded, 0 or 1.  A byte arriving between
-// the two calls is counted twice, by its signal and here.
-inline std::uint64_t claim(int fd, bool to_thread) noexcept {
-  f_owner_ex owner{};
-  owner.type = to_thread ? F_OWNER_TID : F_OWNER_PID;
-  owner.pid = to_thread ? static_cast<pid_t>(::syscall(SYS_gettid)) : ::getpid();
-  ::fcntl(fd, F_SETOWN_EX, &owner);
+// Makes this process the owner of fd's SIGURG, then reads an urgent byte
+// that arrived before (it raised no signal).  Returns the bytes so
+// discarded, 0 or 1.  A byte arriving between the two calls is counted
+// twice, by its signal and here.
+inline std::uint64_t claim(int fd) noexcept {
+  ::fcntl(fd, F_SETOWN, ::getpid());
   char byte = 0;
   return ::recv(fd, &byte, 1, MSG_OOB | MSG_DONTWAIT) == 1 ? 1 : 0;
-}
-
-// True if fd's read pointer is at an urgent mark: the byte there is urgent
-// and in-band bytes may wait behind it.
-inline bool at_mark(int fd) noexcept {
-  int mark = 0;
-  return ::ioctl(fd, SIOCATMARK, &mark) == 0 && mark != 0;
 }
 
 }  // namespace ioduel::proactor::urgent

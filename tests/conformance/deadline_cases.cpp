@@ -157,6 +157,29 @@ BOOST_FIXTURE_TEST_CASE(urgent_byte_before_accept_is_counted, server_fixture) {
   finish();
 }
 
+// Bytes already waiting behind an urgent mark: the server's read stops short
+// at the mark, and the bytes after it must still be read without more
+// traffic (a server that takes a short read for an empty socket stalls).
+// A SLEEP holds the server's reads back until all of it has arrived.
+BOOST_FIXTURE_TEST_CASE(bytes_behind_an_urgent_mark_do_not_stall, server_fixture) {
+  start();
+  client c = connect();
+  const request sleep = request::sleep(1, micros(std::min<std::chrono::milliseconds>(scaled(200ms), 2000ms)));
+  const request before = request::echo(2, "before the mark"), after = request::echo(3, "behind the mark");
+  c.send(sleep);
+  // One segment: `before`, then the urgent byte (MSG_OOB marks a send's last byte).
+  const std::string with_mark = before.wire() + "!";
+  BOOST_REQUIRE(::send(c.fd(), with_mark.data(), with_mark.size(), MSG_OOB) == static_cast<ssize_t>(with_mark.size()));
+  c.send(after);
+  c.ledger()->frames_in += 1;
+  c.ledger()->bytes_in += before.wire_size();
+  c.ledger()->oob_discarded += 1;
+  for (const request* q : {&sleep, &before, &after})
+    check_reply(*q, c.read_reply(), name() + ": around an urgent mark, behind a SLEEP");
+  c.close_gracefully();
+  finish();
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 }  // namespace ioduel::testing
