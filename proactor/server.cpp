@@ -181,8 +181,8 @@ class server final : public session_host {
     }
   }
 
-  // Accepts again after accept_backoff (the timer's own wait allocates
-  // nothing new: its operation comes from Asio's recycling cache).
+  // Accepts again after accept_backoff.  (If even this wait cannot be
+  // started, the exception reaches run_context, which reports it.)
   void back_off_accept() {
     accept_timer_.expires_after(accept_backoff);
     accept_timer_.async_wait(asio::bind_executor(control_, [this](const boost::system::error_code& e) {
