@@ -20,8 +20,9 @@ class session_host {
   virtual std::string stats_json() const = 0;
   // A session's object is gone (it closed and every handler of it has run).
   virtual void session_destroyed() noexcept = 0;
-  // True from the first SIGTERM/SIGINT on: read no more, finish what is owed.
-  bool draining() const noexcept { return draining_.load(std::memory_order_acquire); }
+  // True from the first SIGTERM/SIGINT on: accept no more, finish what is owed.
+  // seq_cst: see server::session_destroyed.
+  bool draining() const noexcept { return draining_.load(std::memory_order_seq_cst); }
 
  protected:
   session_host() = default;

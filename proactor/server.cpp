@@ -21,6 +21,7 @@
 
 #include "proactor/backend.hpp"
 #include "proactor/session.hpp"
+#include "proactor/urgent_data.hpp"
 
 namespace ioduel::proactor {
 namespace {
@@ -70,7 +71,6 @@ class server final : public session_host {
         accept_timer_(contexts_[0]->get_executor()),
         drain_timer_(contexts_[0]->get_executor()),
         signals_(contexts_[0]->get_executor()),
-        urgent_(contexts_[0]->get_executor()),
         identity_{"proactor", backend_name(), o.common.threads, std::chrono::steady_clock::now()} {
     for (std::size_t i = 0; i < contexts_.size(); ++i) {
       states_.push_back(std::make_unique<context_state>(options_.common, *this));
@@ -102,10 +102,8 @@ class server final : public session_host {
     signals_.add(SIGTERM);
     signals_.add(SIGINT);
     wait_for_signal();
-    if (uses_io_uring()) {
-      urgent_.add(SIGURG);
-      wait_for_urgent();
-    }
+    // Sessions name this process the owner of their SIGURG when they start.
+    urgent::install_signal_counter();
     asio::post(control_, [this] { accept_next(); });
     protocol::announce_listening(o.bind, acceptor_.local_endpoint().port());
 
@@ -128,11 +126,16 @@ class server final : public session_host {
   std::string stats_json() const override {
     protocol::counter_snapshot sum;
     for (const auto& s : states_) sum += s->counters.snapshot();
+    sum.oob_discarded += urgent::signals.load(std::memory_order_relaxed);
     return protocol::stats_json(identity_, sum);
   }
 
+  // With begin_drain this is a store-then-load on each side (live_ here,
+  // draining_ there): only sequential consistency rules out both sides
+  // reading the old value, which would leave the drain waiting for its
+  // timeout; hence seq_cst on all four accesses, not acquire/release.
   void session_destroyed() noexcept override {
-    if (live_.fetch_sub(1, std::memory_order_acq_rel) == 1 && draining()) {
+    if (live_.fetch_sub(1, std::memory_order_seq_cst) == 1 && draining()) {
       try {
         asio::post(control_, [this] { finish_drain(); });
       } catch (const std::exception&) {
@@ -159,13 +162,32 @@ class server final : public session_host {
 
   void accept_next() {
     if (draining()) return;
-    peer_index_ = options_.contexts == context_model::shared ? 0 : next_context_++ % contexts_.size();
-    peer_.emplace(contexts_[peer_index_]->get_executor());
-    acceptor_.async_accept(
-        *peer_, asio::bind_executor(
-                    control_, asio::bind_allocator(
-                                  handler_allocator<void, decltype(accept_memory_)>(accept_memory_),
-                                  [this](const boost::system::error_code& ec) { on_accept(ec); })));
+    // A reserve that could not be reopened after the last rejection is
+    // retried here, so one failure does not lose it for good.
+    if (reserve_fd_ < 0) reserve_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    try {
+      peer_index_ = options_.contexts == context_model::shared ? 0 : next_context_++ % contexts_.size();
+      peer_.emplace(contexts_[peer_index_]->get_executor());
+      acceptor_.async_accept(
+          *peer_, asio::bind_executor(
+                      control_, asio::bind_allocator(
+                                    handler_allocator<void, decltype(accept_memory_)>(accept_memory_),
+                                    [this](const boost::system::error_code& ec) { on_accept(ec); })));
+    } catch (const std::exception&) {
+      // bad_alloc, or io_uring's ENOBUFS from a first operation: without a
+      // retry the accept chain would end here, silently.
+      peer_.reset();
+      back_off_accept();
+    }
+  }
+
+  // Accepts again after accept_backoff.  (If even this wait cannot be
+  // started, the exception reaches run_context, which reports it.)
+  void back_off_accept() {
+    accept_timer_.expires_after(accept_backoff);
+    accept_timer_.async_wait(asio::bind_executor(control_, [this](const boost::system::error_code& e) {
+      if (!e) accept_next();
+    }));
   }
 
   void on_accept(const boost::system::error_code& ec) {
@@ -178,18 +200,14 @@ class server final : public session_host {
       if (out_of_descriptors(ec) && reject_with_reserve()) {
         accept_next();
       } else if (out_of_descriptors(ec) || out_of_memory(ec)) {
-        // Back off instead of spinning on a listen queue we cannot empty.
-        accept_timer_.expires_after(accept_backoff);
-        accept_timer_.async_wait(asio::bind_executor(control_, [this](const boost::system::error_code& e) {
-          if (!e) accept_next();
-        }));
+        back_off_accept();  // instead of spinning on a listen queue we cannot empty
       } else {
         accept_next();  // ECONNABORTED and the like concern one client only
       }
       return;
     }
     context_state& state = *states_[peer_index_];
-    if (live_.load(std::memory_order_acquire) >= options_.common.max_connections) {
+    if (live_.load(std::memory_order_relaxed) >= options_.common.max_connections) {
       state.counters.connections_rejected.add();
       boost::system::error_code ignored;
       peer_->close(ignored);
@@ -229,7 +247,6 @@ class server final : public session_host {
   void start_session(socket_type socket, std::size_t index) {
     boost::system::error_code ignored;
     socket.set_option(asio::ip::tcp::no_delay(true), ignored);
-    if (uses_io_uring()) ::fcntl(socket.native_handle(), F_SETOWN, ::getpid());
     context_state& state = *states_[index];
     if (options_.contexts == context_model::shared) {
       const strand_type strand = asio::make_strand(contexts_[0]->get_executor());
@@ -245,21 +262,9 @@ class server final : public session_host {
   }
 
   void admit(context_state& state, session_base& s) {
-    live_.fetch_add(1, std::memory_order_acq_rel);
+    live_.fetch_add(1, std::memory_order_seq_cst);
     state.counters.connections_accepted.add();
     state.add(s);
-  }
-
-  // io_uring: each socket names this process its owner (F_SETOWN), so the
-  // kernel raises SIGURG when urgent data arrives; each one counts a
-  // discarded byte (the kernel already keeps it out of the stream).  Signals
-  // that arrive together merge, so bursts may be undercounted.
-  void wait_for_urgent() {
-    urgent_.async_wait(asio::bind_executor(control_, [this](const boost::system::error_code& ec, int) {
-      if (ec) return;
-      states_[0]->counters.oob_discarded.add();
-      wait_for_urgent();
-    }));
   }
 
   // ---- stopping -----------------------------------------------------------------
@@ -274,11 +279,12 @@ class server final : public session_host {
     }));
   }
 
-  // Stop accepting, stop reading (shutdown(SHUT_RD) wakes every pending read
-  // with end of stream, on either backend), let each session answer what it
-  // has, flush and close.
+  // Stop accepting; shutdown(SHUT_RD) on every connection, so that each read
+  // returns what the kernel holds and then end of stream, on either backend
+  // (a pending read is woken, a session in a SLEEP finds it when it reads
+  // again); each session answers every complete frame, flushes and closes.
   void begin_drain() {
-    draining_.store(true, std::memory_order_release);
+    draining_.store(true, std::memory_order_seq_cst);
     boost::system::error_code ignored;
     acceptor_.close(ignored);
     accept_timer_.cancel();
@@ -289,14 +295,13 @@ class server final : public session_host {
     drain_timer_.async_wait(asio::bind_executor(control_, [this](const boost::system::error_code& ec) {
       if (!ec) force_stop();
     }));
-    if (live_.load(std::memory_order_acquire) == 0) finish_drain();
+    if (live_.load(std::memory_order_seq_cst) == 0) finish_drain();
   }
 
   void finish_drain() {
     if (finished_) return;
     finished_ = true;
     signals_.cancel();
-    urgent_.cancel();
     drain_timer_.cancel();
     accept_timer_.cancel();
   }
@@ -315,7 +320,6 @@ class server final : public session_host {
   // goes away.
   void cleanup_after_forced_stop() {
     signals_.cancel();
-    urgent_.cancel();
     accept_timer_.cancel();
     for (auto& ctx : contexts_) ctx->restart();
     for (auto& state : states_) {
@@ -337,7 +341,6 @@ class server final : public session_host {
   timer_type accept_timer_;
   timer_type drain_timer_;
   signal_set_type signals_;
-  signal_set_type urgent_;  // SIGURG, io_uring build only
   std::optional<socket_type> peer_;
   std::size_t peer_index_ = 0;
   std::size_t next_context_ = 0;

@@ -1,88 +1,66 @@
 #pragma once
-// One client connection on Asio's completion model.
+// One client connection on Asio's completion model: the operations in flight
+// and how the connection ends (its state and frame loop: session_core.hpp).
 //
-// Data path: async_read_some into the session's input -> protocol::decode_frame
-// in place -> protocol::answer_request appends the reply to `out_` ->
-// async_write of a whole batch of replies, while replies to later requests
-// collect in the other buffer.  At most one read, one write, one timer wait
-// and one urgent-data wait are in flight, each with its own recycled handler
-// memory (handler_memory.hpp).
+// async_read_some into the input -> the frame loop appends replies to `out_`
+// -> async_write_some of the whole batch, resumed until it is out, while
+// later replies collect in `out_`.  At most one read, one write, one timer
+// wait are in flight, each with its own recycled handler memory
+// (handler_memory.hpp).
 //
-// Memory while idle: the pending read targets `small_`, a few hundred bytes
-// inside the session; a pooled 16 KiB block (buffer_pool.hpp) is borrowed only
-// when the bytes in hand outgrow it (a large frame, a pipelined burst) and is
-// given back once the input is consumed.  Output blocks are likewise held
-// only while replies are queued.
-//
-// Executor is asio::io_context::executor_type (one io_context per thread: the
-// handlers are already serialized) or a strand of it (one io_context shared by
-// every thread).  The session owns itself: it deletes itself once it is
-// closed and no handler of it is pending (`pending_`), so handlers capture a
-// plain pointer and no reference count is touched per operation.
+// Lifecycle (`phase_`): serving -> input_ended (end of stream: the client's
+// FIN, or the drain's SHUT_RD) or erred (an ERROR reply queued) -> lingering
+// (our FIN sent, input read and discarded) -> closed.  The session owns
+// itself: it deletes itself once closed with no handler pending (`pending_`),
+// so handlers capture a plain pointer and no reference count moves.
 
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
-#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
 #include <exception>
-#include <limits>
-#include <type_traits>
 #include <utility>
 
-#include <boost/asio/bind_allocator.hpp>
-#include <boost/asio/bind_executor.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
-#include <boost/asio/write.hpp>
 
 #include "proactor/buffer_pool.hpp"
-#include "proactor/context_state.hpp"
-#include "proactor/handler_memory.hpp"
-#include "protocol/dispatch.hpp"
-#include "protocol/parser.hpp"
+#include "proactor/session_core.hpp"
+#include "proactor/urgent_data.hpp"
 
 namespace ioduel::proactor {
 
-namespace asio = boost::asio;
-
-using socket_type = asio::basic_stream_socket<asio::ip::tcp, asio::io_context::executor_type>;
-using timer_type = asio::basic_waitable_timer<std::chrono::steady_clock,
-                                              asio::wait_traits<std::chrono::steady_clock>,
-                                              asio::io_context::executor_type>;
-
-// How long a connection closed after an ERROR reply keeps reading (and
-// discarding) so that closing with unread input does not reset the
-// connection before the client has read the reply.
-inline constexpr std::chrono::milliseconds linger_time{2000};
-// Bytes of input a session holds inline; reads while idle land here.
-inline constexpr std::size_t small_input = 128;
-// Backoff before retrying an operation io_uring refused for want of
-// submission-queue space (ENOBUFS).
-inline constexpr std::chrono::milliseconds enobufs_backoff{5};
-
 template <class Executor>
-class session final : public session_base {
-  static constexpr bool shared_context = !std::is_same_v<Executor, asio::io_context::executor_type>;
-  using clock = std::chrono::steady_clock;
+class session final : public session_core<Executor> {
+  using core = session_core<Executor>;
+  using typename core::clock;
+  using core::shared_context, core::socket_, core::timer_, core::ctx_, core::out_, core::wbuf_,
+      core::deadline_, core::needed_, core::pending_, core::timer_waiting_, core::phase_, core::reading_,
+      core::writing_, core::sleeping_, core::paused_, core::backoff_, core::input_, core::read_memory_,
+      core::write_memory_, core::timer_memory_, core::closed, core::lingering, core::may_read,
+      core::owes_output, core::bind, core::count, core::is_enobufs, core::queued_output,
+      core::parse_frames, core::echo_raw, core::finish_sleep;
 
  public:
+  // pending_ starts at 1: the server has posted start(), which may still be
+  // queued when a forced stop aborts the session; the session must outlive it.
   session(socket_type socket, const Executor& ex, context_state& ctx)
-      : socket_(std::move(socket)), timer_(socket_.get_executor()), executor_(ex), ctx_(ctx) {}
+      : core(std::move(socket), ex, ctx) {}
 
-  // Runs on the session's executor once the session is registered.
+  // Runs on the session's executor once the session is registered; the
+  // handler the server posted, counted in pending_ from construction.
   void start() {
-    ++pending_;  // held while this function runs
-    last_activity_ = clock::now();
-    guarded([this] {
-      arm_oob_wait();
-      arm_timer();
-      step();
-    });
+    deadline_.touch(clock::now());
+    if (!closed()) {
+      guarded([this] {
+        // SIGURG counts urgent bytes from now on (urgent_data.hpp); one
+        // that came before raised none and is counted here.
+        count(ctx_.counters.oob_discarded, urgent::claim(socket_.native_handle()));
+        arm_timer();
+        step();
+      });
+    }
     finish_handler();
   }
 
@@ -93,18 +71,6 @@ class session final : public session_base {
   ~session() = default;
 
   // ---- the common shape of every completion handler -------------------------
-
-  // Binds a handler to this session's executor (the strand, when shared) and
-  // to the handler memory kept for its kind of operation.
-  template <class Memory, class F>
-  auto bind(Memory& memory, F&& f) {
-    if constexpr (shared_context) {
-      return asio::bind_allocator(handler_allocator<void, Memory>(memory),
-                                  asio::bind_executor(executor_, std::forward<F>(f)));
-    } else {
-      return asio::bind_allocator(handler_allocator<void, Memory>(memory), std::forward<F>(f));
-    }
-  }
 
   // Runs `f`; an exception from starting an operation (Asio's io_uring service
   // throws ENOBUFS when it cannot get a submission-queue entry for a new
@@ -121,7 +87,7 @@ class session final : public session_base {
   // Every handler ends here: the session may delete itself only once no
   // handler of it is pending or running.
   void finish_handler() noexcept {
-    if (--pending_ == 0 && closed_) destroy();
+    if (--pending_ == 0 && closed()) destroy();
   }
 
   void destroy() noexcept {
@@ -131,54 +97,11 @@ class session final : public session_base {
     host.session_destroyed();
   }
 
-  template <class Counter>
-  static void count(Counter& c, std::uint64_t n = 1) noexcept {
-    if constexpr (shared_context) c.add(n);
-    else c.add_local(n);
-  }
-
-  static bool is_enobufs(const boost::system::error_code& ec) noexcept {
-    return ec == boost::system::errc::no_buffer_space;
-  }
-
   // ---- reading ---------------------------------------------------------------
-
-  bool input_in_block() const noexcept { return in_.has_storage(); }
-
-  std::span<char> input() noexcept {
-    if (input_in_block()) return in_.readable();
-    return {small_ + small_begin_, static_cast<std::size_t>(small_end_ - small_begin_)};
-  }
-
-  void consume_input(std::size_t n) noexcept {
-    if (input_in_block()) {
-      in_.consume(n);
-    } else {
-      small_begin_ += n;
-      if (small_begin_ == small_end_) small_begin_ = small_end_ = 0;
-    }
-  }
-
-  bool may_read() const noexcept {
-    if (reading_ || closed_ || eof_ || read_backoff_) return false;
-    if (lingering_) return true;
-    return !sleeping_ && !paused_ && !error_sent_ && !ctx_.host.draining();
-  }
 
   void start_read() {
     if (!may_read()) return;
-    asio::mutable_buffer target;
-    if (lingering_) {
-      target = asio::buffer(small_, sizeof small_);  // discarded
-    } else if (input_in_block()) {
-      const std::size_t want = std::max(needed_ > in_.size() ? needed_ - in_.size() : 0,
-                                        block_pool::min_block / 2);
-      in_.prepare(want);
-      target = asio::buffer(in_.writable().data(), in_.writable().size());
-    } else {
-      target = asio::buffer(small_ + small_end_, sizeof small_ - small_end_);
-    }
-    read_size_ = target.size();
+    const asio::mutable_buffer target = lingering() ? input_.discard_target() : input_.prepare_read(needed_);
     reading_ = true;
     ++pending_;
     try {
@@ -193,29 +116,26 @@ class session final : public session_base {
 
   void on_read(const boost::system::error_code& ec, std::size_t n) {
     reading_ = false;
-    if (!closed_) {
+    if (!closed()) {
       guarded([&] {
         if (is_enobufs(ec)) {
-          backoff_read();
+          begin_backoff();
           return;
         }
-        if (lingering_) {
+        if (lingering()) {
           if (ec) close(false);
           else start_read();
           return;
         }
         if (ec == asio::error::eof) {
-          eof_ = true;
+          if (phase_ == session_phase::serving) phase_ = session_phase::input_ended;
         } else if (ec) {
           // A reset mid-frame and the like: counted, never fatal to the server.
           close(ec != asio::error::operation_aborted);
           return;
         } else {
-          last_activity_ = clock::now();
-          if (input_in_block()) in_.commit(n);
-          else small_end_ += n;
-          last_read_full_ = n == read_size_;
-          last_read_small_ = n < sizeof small_;
+          deadline_.touch(clock::now());
+          input_.commit(n);
         }
         step();
       });
@@ -223,146 +143,62 @@ class session final : public session_base {
     finish_handler();
   }
 
-  // io_uring could not take the read: try again shortly rather than drop the
-  // connection (see docs/proactor.md).
-  void backoff_read() {
-    read_backoff_ = true;
+  // io_uring could not take an operation: try again shortly rather than drop
+  // the connection (see docs/proactor.md).  step() on expiry resumes both the
+  // read and the write.
+  void begin_backoff() {
+    backoff_ = true;
     timer_.expires_after(enobufs_backoff);
     start_timer_wait();
   }
 
-  // Moves the bytes in hand between `small_` and a pooled block as their
-  // amount calls for.
-  void adjust_input() {
-    if (!input_in_block()) {
-      const std::size_t held = small_end_ - small_begin_;
-      if (held != 0 && small_begin_ != 0) {
-        std::memmove(small_, small_ + small_begin_, held);
-        small_begin_ = 0;
-        small_end_ = held;
-      }
-      // A full read says more is coming (a burst, a large frame, a stream in
-      // raw-echo mode): read it in blocks from now on.
-      if ((held != 0 && needed_ > sizeof small_) || last_read_full_) {
-        char* p = in_.prepare(std::max(needed_, held));
-        if (held != 0) std::memcpy(p, small_, held);
-        in_.commit(held);
-        small_begin_ = small_end_ = 0;
-      }
-    } else if (in_.empty() && last_read_small_ && !reading_) {
-      in_.release();  // the traffic is small again: back to reading into small_
-    }
-  }
-
-  // ---- turning input into replies ----------------------------------------------
-
-  std::size_t queued_output() const noexcept { return out_.size() + wbuf_.size(); }
-
-  void parse_frames() {
-    auto& c = ctx_.counters;
-    const std::uint64_t high_water = ctx_.options.high_water;
-    while (!sleeping_ && !paused_ && !error_sent_) {
-      const std::span<char> in = input();
-      if (in.empty()) {
-        needed_ = protocol::header_size;
-        break;
-      }
-      const auto r = protocol::decode_frame(in, ctx_.parse);
-      if (r.what == protocol::decode_result::status::need_more) {
-        needed_ = r.needed;
-        break;
-      }
-      if (r.what == protocol::decode_result::status::error) {
-        const std::size_t before = out_.size();
-        protocol::append_error_reply(out_, r.failure.id(), r.failure.message(ctx_.parse));
-        count(c.frames_out);
-        count(c.bytes_out, out_.size() - before);
-        count(c.protocol_errors);
-        error_sent_ = true;
-        consume_input(in.size());
-        break;
-      }
-      count(c.frames_in);
-      count(c.bytes_in, r.consumed);
-      const std::size_t before = out_.size();
-      const auto outcome =
-          protocol::answer_request(r.f, out_, [this] { return ctx_.host.stats_json(); });
-      consume_input(r.consumed);
-      if (outcome.deferred) {
-        begin_sleep(r.f.hdr.id, outcome.sleep_us);
-      } else {
-        count(c.frames_out);
-        count(c.bytes_out, out_.size() - before);
-      }
-      if (queued_output() > high_water) paused_ = true;
-    }
-  }
-
-  void echo_raw() {
-    auto& c = ctx_.counters;
-    const std::span<char> in = input();
-    if (in.empty() || paused_) return;
-    std::memcpy(out_.prepare(in.size()), in.data(), in.size());
-    out_.commit(in.size());
-    count(c.bytes_in, in.size());
-    count(c.bytes_out, in.size());
-    consume_input(in.size());
-    needed_ = 1;
-    if (queued_output() > ctx_.options.high_water) paused_ = true;
-  }
+  // ---- after every event ------------------------------------------------------------
 
   // Everything that can happen after any event, in one place.
   void step() {
-    if (closed_) return;
+    if (closed()) return;
     if (ctx_.options.mode == protocol::server_mode::raw_echo) echo_raw();
-    else parse_frames();
+    else if (parse_frames()) arm_timer();
     flush();
-    adjust_input();
+    input_.adjust(needed_, reading_);
     start_read();
     maybe_finish();
   }
 
-  // Decides whether the connection is done: after an ERROR reply, after the
-  // client's end of stream, or while draining, once every owed reply is out.
+  // Decides whether the connection is done: after an ERROR reply, or after
+  // end of stream (the client's, or the drain's), once every owed reply is out.
   void maybe_finish() {
-    if (closed_ || lingering_ || writing_ || !out_.empty() || sleeping_) return;
-    if (error_sent_) {
+    if (closed() || lingering() || owes_output() || sleeping_) return;
+    if (phase_ == session_phase::erred) {
       begin_linger();
-    } else if (eof_) {
-      close(false);  // whatever is left is a partial frame: nothing is owed
-    } else if (ctx_.host.draining() && !reading_) {
-      close(false);
+    } else if (phase_ == session_phase::input_ended) {
+      // Whatever is left is a partial frame: nothing is owed.  Bytes that
+      // arrived after the drain's SHUT_RD would make close() send RST, so
+      // those are read out first.
+      int unread = 0;
+      if (::ioctl(socket_.native_handle(), FIONREAD, &unread) == 0 && unread > 0) begin_linger();
+      else close(false);
     }
-  }
-
-  // ---- SLEEP ---------------------------------------------------------------------
-
-  void begin_sleep(std::uint64_t id, std::uint32_t us) {
-    sleeping_ = true;
-    sleep_id_ = id;
-    sleep_until_ = clock::now() + std::chrono::microseconds(us);
-    arm_timer();
-  }
-
-  void finish_sleep() {
-    auto& c = ctx_.counters;
-    sleeping_ = false;
-    protocol::append_empty_reply(out_, protocol::opcode::sleep_reply, sleep_id_);
-    count(c.frames_out);
-    count(c.bytes_out, protocol::header_size);
   }
 
   // ---- writing -------------------------------------------------------------------
 
+  // One async_write_some at a time over wbuf_, resumed from on_write until
+  // the batch is out, so that each part that leaves counts as activity (a
+  // client reading slowly is not idle) and a failed submission (io_uring's
+  // ENOBUFS: nothing was written) can be retried where it stopped.
   void flush() {
-    if (writing_ || closed_ || out_.empty()) return;
-    out_.swap(wbuf_);
+    if (writing_ || closed() || backoff_) return;
+    if (wbuf_.empty()) {
+      if (out_.empty()) return;
+      out_.swap(wbuf_);
+    }
     writing_ = true;
     ++pending_;
     try {
-      asio::async_write(socket_, asio::buffer(wbuf_.readable().data(), wbuf_.size()),
-                        bind(write_memory_, [this](const boost::system::error_code& ec,
-                                                   std::size_t) { on_write(ec); }));
+      socket_.async_write_some(asio::buffer(wbuf_.readable().data(), wbuf_.size()),
+                               bind(write_memory_, [this](const boost::system::error_code& ec,
+                                                          std::size_t n) { on_write(ec, n); }));
     } catch (...) {
       writing_ = false;
       --pending_;
@@ -370,19 +206,22 @@ class session final : public session_base {
     }
   }
 
-  void on_write(const boost::system::error_code& ec) {
+  void on_write(const boost::system::error_code& ec, std::size_t n) {
     writing_ = false;
-    if (!closed_) {
+    if (!closed()) {
       guarded([&] {
+        if (is_enobufs(ec)) {
+          begin_backoff();
+          return;
+        }
         if (ec) {
-          // EPIPE, a reset, or io_uring's ENOBUFS mid-stream (the bytes
-          // written so far are unknown, so the stream cannot be resumed).
+          // EPIPE, a reset.
           close(ec != asio::error::operation_aborted);
           return;
         }
-        last_activity_ = clock::now();
-        wbuf_.clear();
-        if (out_.empty()) wbuf_.release();
+        if (n != 0) deadline_.touch(clock::now());
+        wbuf_.consume(n);
+        if (wbuf_.empty() && out_.empty()) wbuf_.release();
         if (paused_ && queued_output() <= ctx_.options.high_water / 2) paused_ = false;
         step();
       });
@@ -390,17 +229,13 @@ class session final : public session_base {
     finish_handler();
   }
 
-  // ---- one timer for idle timeout, SLEEP, linger and backoff ---------------------
+  // ---- one timer for idle timeout, SLEEP, linger and backoff (deadline.hpp) ------
 
   // Sets the timer to the earliest deadline the session has (a change of
   // expiry cancels the wait in flight, whose handler then does nothing).
   void arm_timer() {
-    if (closed_ || read_backoff_) return;
-    auto deadline = clock::time_point::max();
-    if (sleeping_) deadline = sleep_until_;
-    else if (lingering_) deadline = linger_until_;
-    else if (ctx_.options.idle_timeout_ms != 0)
-      deadline = last_activity_ + std::chrono::milliseconds(ctx_.options.idle_timeout_ms);
+    if (closed() || backoff_) return;
+    const auto deadline = deadline_.next(sleeping_, lingering());
     if (deadline == clock::time_point::max()) {
       if (timer_waiting_) timer_.cancel();
       return;
@@ -425,27 +260,29 @@ class session final : public session_base {
 
   void on_timer(const boost::system::error_code& ec) {
     --timer_waiting_;
-    if (!closed_ && ec != asio::error::operation_aborted) {
+    if (!closed() && ec != asio::error::operation_aborted) {
       guarded([&] {
-        const auto now = clock::now();
-        if (read_backoff_) {
-          read_backoff_ = false;
+        if (backoff_) {
+          backoff_ = false;
           arm_timer();
           step();
           return;
         }
-        if (sleeping_ && now >= sleep_until_) {
-          finish_sleep();
-          step();
-        } else if (lingering_ && now >= linger_until_) {
-          close(false);
-          return;
-        } else if (!sleeping_ && !lingering_ && ctx_.options.idle_timeout_ms != 0 &&
-                   now - last_activity_ >= std::chrono::milliseconds(ctx_.options.idle_timeout_ms)) {
-          // Silent for the whole timeout: nothing read, nothing written.
-          count(ctx_.counters.idle_timeouts);
-          close(false);
-          return;
+        switch (deadline_.expired(clock::now(), sleeping_, lingering())) {
+          case session_deadline::expiry::sleep_over:
+            finish_sleep();
+            step();
+            break;
+          case session_deadline::expiry::linger_over:
+            close(false);
+            return;
+          case session_deadline::expiry::idle:
+            // Nothing read, no byte written, no reply owed for the whole timeout.
+            count(ctx_.counters.idle_timeouts);
+            close(false);
+            return;
+          case session_deadline::expiry::none:
+            break;
         }
         if (timer_waiting_ == 0) arm_timer();
       });
@@ -453,68 +290,24 @@ class session final : public session_base {
     finish_handler();
   }
 
-  // ---- urgent data -----------------------------------------------------------------
-
-  // TCP urgent data is not part of the stream: with SO_OOBINLINE off the
-  // kernel keeps the urgent byte out of in-band reads, and a read stops short
-  // at the urgent mark.  On epoll a receive with MSG_OOB stays queued as
-  // Asio's "except" operation: the reactor performs it before the in-band
-  // read of the same wake-up, so the byte is read (and counted) before an
-  // in-band read could skip it, and with it queued every read re-arms the
-  // descriptor, so bytes behind a mark where a read stopped are never
-  // stranded.  io_uring has no such ordering (a pending recv skips the byte
-  // as soon as it arrives), so there the server counts SIGURG instead
-  // (server.cpp) and no wait is kept here.
-  void arm_oob_wait() {
-#if !defined(BOOST_ASIO_HAS_IO_URING_AS_DEFAULT)
-    ++pending_;
-    try {
-      socket_.async_receive(asio::buffer(&oob_byte_, 1), asio::socket_base::message_out_of_band,
-                            bind(oob_memory_, [this](const boost::system::error_code& ec,
-                                                     std::size_t n) { on_oob(ec, n); }));
-    } catch (...) {
-      --pending_;
-      throw;
-    }
-#endif
-  }
-
-  void on_oob(const boost::system::error_code& ec, std::size_t n) {
-    if (!closed_ && !ec && n == 1) {
-      guarded([&] {
-        count(ctx_.counters.oob_discarded);
-        arm_oob_wait();
-        step();
-      });
-    } else if (!closed_ && ec == asio::error::invalid_argument) {
-      // EINVAL: the urgent byte this wake-up announced was already read.  With
-      // several threads on one io_context, an EPOLLPRI event taken before the
-      // byte was read can be performed after the wait was re-armed; dropping
-      // the wait then would leave the next urgent byte uncounted.  Wait again:
-      // only a fresh EPOLLPRI (or an error or hang-up, which the read path
-      // closes on) performs it.
-      guarded([&] { arm_oob_wait(); });
-    }
-    // Otherwise an error or a hang-up woke the wait: the read path reports it.
-    finish_handler();
-  }
-
   // ---- ending ------------------------------------------------------------------------
 
-  // After an ERROR reply is written: send FIN, then read and discard until
-  // the client closes or linger_time passes, then close.
+  // Sends FIN, then reads and discards until the client closes or linger_time
+  // passes, then closes: closing with unread input would reset the
+  // connection before the client has read what was sent (an ERROR reply,
+  // the last replies of a drain).
   void begin_linger() {
-    lingering_ = true;
+    phase_ = session_phase::lingering;
     boost::system::error_code ignored;
     socket_.shutdown(asio::socket_base::shutdown_send, ignored);
-    linger_until_ = clock::now() + linger_time;
+    deadline_.linger();
     arm_timer();
     start_read();
   }
 
   void close(bool failed) noexcept {
-    if (closed_) return;
-    closed_ = true;
+    if (closed()) return;
+    phase_ = session_phase::closed;
     ctx_.remove(*this);
     count(ctx_.counters.connections_closed);
     if (failed) count(ctx_.counters.connections_failed);
@@ -523,56 +316,12 @@ class session final : public session_base {
     timer_.cancel();
     // A buffer an operation still targets (io_uring may be using it until the
     // cancellation completes) is released by the destructor instead.
-    if (!reading_) in_.release();
+    input_.release_unless(reading_);
     out_.release();
     if (!writing_) wbuf_.release();
     if (pending_ == 0) destroy();
   }
 
-  socket_type socket_;
-  timer_type timer_;
-  Executor executor_;
-  context_state& ctx_;
-
-  io_buffer in_;    // input once it outgrows small_
-  io_buffer out_;   // replies waiting for the write in flight
-  io_buffer wbuf_;  // replies being written
-
-  clock::time_point last_activity_{};
-  clock::time_point sleep_until_{};
-  clock::time_point linger_until_{};
-  std::uint64_t sleep_id_ = 0;
-  std::size_t needed_ = protocol::header_size;  // bytes the frame at the front needs
-  std::size_t read_size_ = 0;
-  std::uint32_t pending_ = 0;  // handlers started and not yet finished
-  std::uint16_t small_begin_ = 0;
-  std::uint16_t small_end_ = 0;
-  std::uint8_t timer_waiting_ = 0;
-  bool reading_ = false;
-  bool writing_ = false;
-  bool sleeping_ = false;
-  bool paused_ = false;       // over --high-water: neither parse nor read
-  bool eof_ = false;          // the client shut down its side
-  bool error_sent_ = false;   // an ERROR reply is queued: nothing more is parsed
-  bool lingering_ = false;
-  bool read_backoff_ = false;
-  bool last_read_full_ = false;
-  bool last_read_small_ = true;
-  bool closed_ = false;
-
-  // Sized to the operations Asio 1.26 allocates for each (measured on both
-  // backends and both context models; the strand's wrapper is the largest).
-#if defined(BOOST_ASIO_HAS_IO_URING_AS_DEFAULT)
-  handler_memory<256> read_memory_;
-  handler_memory<320> write_memory_;
-#else
-  handler_memory<192> read_memory_;
-  handler_memory<224> write_memory_;
-  handler_memory<176> oob_memory_;
-  char oob_byte_ = 0;
-#endif
-  handler_memory<128, 2> timer_memory_;
-  char small_[small_input];
 };
 
 }  // namespace ioduel::proactor

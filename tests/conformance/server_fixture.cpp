@@ -85,6 +85,15 @@ const std::vector<std::string>& stats_keys() {
   return keys;
 }
 
+void wait_for_frames_in(client& observer, std::uint64_t base, std::uint64_t more, const std::string& who) {
+  const auto deadline = clock_type::now() + scaled(5s);
+  for (std::uint64_t k = 1;; ++k) {
+    if (observer.stats(0x6000 + k).value("frames_in", 0ull) >= base + more + k) return;
+    BOOST_REQUIRE_MESSAGE(clock_type::now() < deadline, who << ": the server never parsed the " << more
+                                                            << " frame(s) sent");
+  }
+}
+
 std::string pattern_bytes(std::size_t n, std::uint32_t seed) {
   std::mt19937 rng(seed);
   std::string s(n, '\0');

@@ -94,6 +94,12 @@ class server_fixture {
   bool loose_ = false;
 };
 
+// Asks STATS on `observer` until the server has parsed `more` frames beyond
+// `base`, the frames_in of an earlier STATS on it (which counted itself);
+// each STATS is one more frame, and its round trip the pause between two
+// looks.  Fails the case (naming `who`) after 5 s, scaled.
+void wait_for_frames_in(client& observer, std::uint64_t base, std::uint64_t more, const std::string& who);
+
 // The STATS keys every server reports (docs/protocol.md).
 const std::vector<std::string>& stats_keys();
 

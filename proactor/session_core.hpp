@@ -1,0 +1,215 @@
+#pragma once
+// What one connection holds, and how its input becomes replies, apart from
+// the operations in flight (session.hpp drives those): the socket and timer,
+// the input (input_buffer.hpp) and the two output buffers, the deadlines
+// (deadline.hpp), the phase and the flags derived from it, the handler
+// memory of each kind of operation, and the frame loop that decodes the
+// input in place and appends each reply to `out_`.
+//
+// Executor is asio::io_context::executor_type (one io_context per thread:
+// the handlers are already serialized) or a strand of it (one io_context
+// shared by every thread); counters are then per-thread or atomic.
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <span>
+#include <type_traits>
+#include <utility>
+
+#include <boost/asio/bind_allocator.hpp>
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "proactor/buffer_pool.hpp"
+#include "proactor/context_state.hpp"
+#include "proactor/deadline.hpp"
+#include "proactor/handler_memory.hpp"
+#include "proactor/input_buffer.hpp"
+#include "protocol/dispatch.hpp"
+#include "protocol/parser.hpp"
+
+namespace ioduel::proactor {
+
+namespace asio = boost::asio;
+
+using socket_type = asio::basic_stream_socket<asio::ip::tcp, asio::io_context::executor_type>;
+using timer_type = asio::basic_waitable_timer<std::chrono::steady_clock,
+                                              asio::wait_traits<std::chrono::steady_clock>,
+                                              asio::io_context::executor_type>;
+
+enum class session_phase : std::uint8_t {
+  serving,      // reading and answering
+  input_ended,  // end of stream: answer every complete frame held, then end
+  erred,        // an ERROR reply is queued: nothing more is parsed or read
+  lingering,    // our FIN is sent: read and discard until EOF or the deadline
+  closed,
+};
+
+template <class Executor>
+class session_core : public session_base {
+ protected:
+  static constexpr bool shared_context = !std::is_same_v<Executor, asio::io_context::executor_type>;
+  using clock = std::chrono::steady_clock;
+
+  session_core(socket_type socket, const Executor& ex, context_state& ctx)
+      : socket_(std::move(socket)),
+        timer_(socket_.get_executor()),
+        executor_(ex),
+        ctx_(ctx),
+        deadline_(ctx.options.idle_timeout_ms) {}
+  ~session_core() = default;
+
+  bool closed() const noexcept { return phase_ == session_phase::closed; }
+  bool lingering() const noexcept { return phase_ == session_phase::lingering; }
+  // Frames are parsed while serving and, after end of stream, until none is left.
+  bool may_parse() const noexcept {
+    return (phase_ == session_phase::serving || phase_ == session_phase::input_ended) && !sleeping_ &&
+           !paused_;
+  }
+  bool may_read() const noexcept {
+    if (reading_ || backoff_) return false;
+    if (lingering()) return true;
+    // Draining does not stop reading: the frames that have arrived are owed
+    // replies, and closing with unread input would reset the connection.
+    return phase_ == session_phase::serving && !sleeping_ && !paused_;
+  }
+  bool owes_output() const noexcept { return writing_ || !out_.empty() || !wbuf_.empty(); }
+
+  // Binds a handler to this session's executor (the strand, when shared) and
+  // to the handler memory kept for its kind of operation.
+  template <class Memory, class F>
+  auto bind(Memory& memory, F&& f) {
+    if constexpr (shared_context) {
+      return asio::bind_allocator(handler_allocator<void, Memory>(memory),
+                                  asio::bind_executor(executor_, std::forward<F>(f)));
+    } else {
+      return asio::bind_allocator(handler_allocator<void, Memory>(memory), std::forward<F>(f));
+    }
+  }
+
+  template <class Counter>
+  static void count(Counter& c, std::uint64_t n = 1) noexcept {
+    if constexpr (shared_context) c.add(n);
+    else c.add_local(n);
+  }
+
+  static bool is_enobufs(const boost::system::error_code& ec) noexcept {
+    return ec == boost::system::errc::no_buffer_space;
+  }
+
+  // ---- turning input into replies ----------------------------------------------
+
+  std::size_t queued_output() const noexcept { return out_.size() + wbuf_.size(); }
+
+  // Answers every complete frame in hand that may be answered now; true if
+  // a SLEEP began (the session then arms its timer).
+  bool parse_frames() {
+    bool began_sleep = false;
+    auto& c = ctx_.counters;
+    const std::uint64_t high_water = ctx_.options.high_water;
+    while (may_parse()) {
+      const std::span<char> in = input_.bytes();
+      if (in.empty()) {
+        needed_ = protocol::header_size;
+        break;
+      }
+      const auto r = protocol::decode_frame(in, ctx_.parse);
+      if (r.what == protocol::decode_result::status::need_more) {
+        needed_ = r.needed;
+        break;
+      }
+      if (r.what == protocol::decode_result::status::error) {
+        const std::size_t before = out_.size();
+        protocol::append_error_reply(out_, r.failure.id(), r.failure.message(ctx_.parse));
+        count(c.frames_out);
+        count(c.bytes_out, out_.size() - before);
+        count(c.protocol_errors);
+        phase_ = session_phase::erred;
+        input_.consume(in.size());
+        break;
+      }
+      count(c.frames_in);
+      count(c.bytes_in, r.consumed);
+      const std::size_t before = out_.size();
+      const auto outcome =
+          protocol::answer_request(r.f, out_, [this] { return ctx_.host.stats_json(); });
+      input_.consume(r.consumed);
+      if (outcome.deferred) {
+        begin_sleep(r.f.hdr.id, outcome.sleep_us);
+        began_sleep = true;
+      } else {
+        count(c.frames_out);
+        count(c.bytes_out, out_.size() - before);
+      }
+      if (queued_output() > high_water) paused_ = true;
+    }
+    return began_sleep;
+  }
+
+  void echo_raw() {
+    auto& c = ctx_.counters;
+    const std::span<char> in = input_.bytes();
+    if (in.empty() || paused_ || lingering()) return;
+    std::memcpy(out_.prepare(in.size()), in.data(), in.size());
+    out_.commit(in.size());
+    count(c.bytes_in, in.size());
+    count(c.bytes_out, in.size());
+    input_.consume(in.size());
+    needed_ = 1;
+    if (queued_output() > ctx_.options.high_water) paused_ = true;
+  }
+
+  void begin_sleep(std::uint64_t id, std::uint32_t us) {
+    sleeping_ = true;
+    sleep_id_ = id;
+    deadline_.sleep_for(std::chrono::microseconds(us));
+  }
+
+  void finish_sleep() {
+    auto& c = ctx_.counters;
+    sleeping_ = false;
+    // The connection was owed this reply all along: idleness counts from now.
+    deadline_.touch(clock::now());
+    protocol::append_empty_reply(out_, protocol::opcode::sleep_reply, sleep_id_);
+    count(c.frames_out);
+    count(c.bytes_out, protocol::header_size);
+  }
+
+  socket_type socket_;
+  timer_type timer_;
+  Executor executor_;
+  context_state& ctx_;
+
+  io_buffer out_;   // replies waiting for the write in flight
+  io_buffer wbuf_;  // replies being written (what is left of them)
+
+  session_deadline deadline_;
+  std::uint64_t sleep_id_ = 0;
+  std::size_t needed_ = protocol::header_size;  // bytes the frame at the front needs
+  std::uint32_t pending_ = 1;  // handlers started and not yet finished (start() first: session.hpp)
+  std::uint8_t timer_waiting_ = 0;
+  session_phase phase_ = session_phase::serving;
+  bool reading_ = false;
+  bool writing_ = false;
+  bool sleeping_ = false;
+  bool paused_ = false;   // over --high-water: neither parse nor read
+  bool backoff_ = false;  // io_uring refused an operation: the timer retries it
+
+  // Sized to the operations Asio 1.26 allocates for each (measured on both
+  // backends and both context models; the strand's wrapper is the largest).
+#if defined(BOOST_ASIO_HAS_IO_URING_AS_DEFAULT)
+  handler_memory<256> read_memory_;
+  handler_memory<320> write_memory_;
+#else
+  handler_memory<192> read_memory_;
+  handler_memory<224> write_memory_;
+#endif
+  handler_memory<128, 2> timer_memory_;
+  input_buffer input_;
+};
+
+}  // namespace ioduel::proactor
