@@ -37,7 +37,8 @@ class connection {
   // The events registered when the connection is added to the poller.
   static unsigned initial_interest(bool edge) noexcept;
 
-  connection(event_loop& loop, unique_fd fd, std::uint32_t generation, unsigned registered);
+  connection(event_loop& loop, unique_fd fd, std::uint32_t generation, unsigned registered,
+             std::uint64_t accepted_turn);
   connection(const connection&) = delete;
   connection& operator=(const connection&) = delete;
 
@@ -45,20 +46,48 @@ class connection {
   std::uint32_t generation() const noexcept { return generation_; }
   bool finished() const noexcept { return phase_ == phase::done; }
   bool failed() const noexcept { return failed_; }
+  // The loop turn that accepted it: events of that turn's batch are stale
+  // (they were for an earlier connection on the same descriptor).
+  std::uint64_t accepted_turn() const noexcept { return accepted_turn_; }
 
   void on_event(const ready_event& ev);
   void on_ready();  // a turn the loop promised (edge mode: input left unread)
   void on_timer(connection_timer which);
   void begin_drain();  // the server is stopping: answer what was received, then close
+  // An allocation for this connection failed: free what it holds, queue an
+  // ERROR reply if that can be had, and close; nothing else is affected.
+  void on_alloc_failure() noexcept;
 
  private:
+  // Sizes shared by the transport (connection.cpp) and the framing
+  // (connection_frames.cpp).
+  // The stack buffer behind each readv: large enough that one call usually
+  // drains the socket, free for a connection that keeps nothing.
+  static constexpr std::size_t extra_size = 64 * 1024;
+  // While frames wait (behind a SLEEP, or past the turn's output budget),
+  // read ahead at most this much.
+  static constexpr std::size_t held_input_cap = 64 * 1024;
+  // A declared frame gets at most this much room beyond the bytes that have
+  // landed (and at most as much again as has landed): a header alone must
+  // not reserve up to --max-frame.
+  static constexpr std::size_t reserve_step = 64 * 1024;
+
   enum class phase : std::uint8_t {
     serving,    // reading requests and answering them
-    closing,    // an ERROR reply is the last thing owed: flush it, then linger
+    closing,    // an ERROR reply is the last thing owed: flush it (with a deadline), then linger
     lingering,  // write side shut; discarding input until the peer closes
     done,       // to be reaped
   };
 
+  // Derived states: what is owed and what can be done now, from the buffers.
+  bool has_complete_frame() const noexcept;  // in_ holds a frame (or a bad one) to answer
+  bool output_queued() const noexcept { return !out_.empty(); }
+  bool owes_reply() const noexcept { return sleeping_ || has_complete_frame() || output_queued(); }
+  bool may_answer() const noexcept;
+  bool out_of_turn_budget() const noexcept;
+  std::chrono::milliseconds closing_deadline() const noexcept;
+
+  void serve(bool try_read);  // one service: resets the turn's output budget
   void pump(bool try_read);
   bool can_read() const noexcept;
   void read_input();
@@ -73,7 +102,9 @@ class connection {
   buffer& reply_target() noexcept;
   void flush();
   void send_from(buffer& b);
+  void count_sent(const buffer& b, std::size_t sent) noexcept;
   void settle();
+  void enter_closing();
   void start_linger();
   void fail() noexcept;
 
@@ -83,6 +114,9 @@ class connection {
   buffer out_;  // replies the socket has not taken yet
   std::chrono::steady_clock::time_point last_active_;
   std::uint64_t sleep_id_ = 0;  // id of the SLEEP whose timer is pending
+  std::uint64_t accepted_turn_;
+  std::uint64_t turn_output_ = 0;  // reply bytes built in this service (the output budget)
+  std::size_t sending_left_ = 0;   // bytes of the reply being sent still to go (frames_out when sent)
   std::uint32_t generation_;
   unsigned registered_;          // interest registered with a level-triggered poller
   phase phase_ = phase::serving;
@@ -92,7 +126,7 @@ class connection {
   bool write_blocked_ = false;   // the socket refused bytes; wait for writability
   bool output_paused_ = false;   // out_ passed --high-water; no reading until half drained
   bool more_input_ = false;      // reading stopped with data possibly left in the socket
-  bool urgent_seen_ = false;     // TCP urgent data seen: a read may stop short at the mark
+  bool urgent_mark_ = false;     // urgent data reported: reads may stop short at the mark until EAGAIN
   bool eof_pending_ = false;     // the poller saw the peer's FIN: read on until it shows
   bool queued_ = false;          // in the loop's ready list
   bool final_read_ = false;      // the one read allowed while starting to drain

@@ -39,6 +39,8 @@ class event_loop {
   // The loop that handles signals owns the signalfd (the signals must already
   // be blocked in every thread).
   event_loop(server& owner, unique_fd listener, bool handles_signals);
+  // With a poller of the caller's (the unit tests' fake poller).
+  event_loop(server& owner, unique_fd listener, bool handles_signals, std::unique_ptr<poller> demux);
   ~event_loop();
   event_loop(const event_loop&) = delete;
   event_loop& operator=(const event_loop&) = delete;
@@ -78,6 +80,10 @@ class event_loop {
   void read_signals();
   void add_internal(const unique_fd& fd);
   connection* find(int fd, std::uint32_t generation) noexcept;
+  // Runs one of a connection's handlers; an allocation failure in it is that
+  // connection's alone (closed with an ERROR reply if possible), not the loop's.
+  template <class Handler>
+  void serve_connection(connection& c, Handler&& handler);
 
   server& owner_;
   const reactor_options& opts_;
@@ -92,7 +98,7 @@ class event_loop {
   std::vector<std::unique_ptr<connection>> conns_;  // by descriptor
   std::size_t open_ = 0;
   std::uint32_t next_generation_ = 1;
-  std::uint32_t turn_generation_ = 1;  // next_generation_ when this turn's wait returned
+  std::uint64_t turn_ = 0;  // counts turns; 64 bits never wrap, unlike a generation
   std::vector<std::pair<int, std::uint32_t>> ready_, serving_;  // (fd, generation)
   std::vector<ready_event> events_;
   buffer scratch_;
