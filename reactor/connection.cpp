@@ -106,12 +106,12 @@ void connection::on_timer(connection_timer which) {
                                  : std::chrono::milliseconds(loop_.options().common.idle_timeout_ms);
       const auto deadline = last_active_ + limit;
       if (!closing && owes_reply()) {
-        loop_.schedule(loop_.now() + limit + idle_slack, connection_timer::idle, *this);
+        arm(loop_.now() + limit + idle_slack, connection_timer::idle);
       } else if (loop_.now() >= deadline) {
         loop_.counters().idle_timeouts.add_local();
         phase_ = phase::done;
       } else {
-        loop_.schedule(deadline + idle_slack, connection_timer::idle, *this);
+        arm(deadline + idle_slack, connection_timer::idle);
       }
       return;
     }
@@ -276,7 +276,7 @@ void connection::flush() {
   out_.release_if_empty(kept_capacity);
   if (in_.empty() && in_.capacity() > kept_capacity && !release_pending_) {
     release_pending_ = true;
-    loop_.schedule(loop_.now() + big_input_keep, connection_timer::release_input, *this);
+    arm(loop_.now() + big_input_keep, connection_timer::release_input);
   }
 }
 
@@ -352,7 +352,7 @@ void connection::enter_closing() {
   // With idle timeouts on, the idle timer is already running and now applies
   // the closing deadline; without, a closing connection needs one of its own.
   if (loop_.options().common.idle_timeout_ms == 0)
-    loop_.schedule(loop_.now() + closing_deadline() + idle_slack, connection_timer::idle, *this);
+    arm(loop_.now() + closing_deadline() + idle_slack, connection_timer::idle);
 }
 
 void connection::start_linger() {
@@ -363,7 +363,7 @@ void connection::start_linger() {
   ::shutdown(fd_.get(), SHUT_WR);
   phase_ = phase::lingering;
   more_input_ = true;  // drain what the peer sent meanwhile
-  loop_.schedule(loop_.now() + linger_time, connection_timer::linger, *this);
+  arm(loop_.now() + linger_time, connection_timer::linger);
 }
 
 void connection::count_sent(const buffer& b, std::size_t sent) noexcept {
@@ -409,6 +409,17 @@ void connection::on_alloc_failure() noexcept {
   } catch (const std::bad_alloc&) {
     fail();
   }
+}
+
+void connection::arm_idle_timer() {
+  const auto idle = std::chrono::milliseconds(loop_.options().common.idle_timeout_ms);
+  arm(last_active_ + idle + idle_slack, connection_timer::idle);
+}
+
+void connection::arm(std::chrono::steady_clock::time_point when, connection_timer which) {
+  // One pending timer per kind: a new one replaces (cancels) the old.
+  auto& h = timers_[static_cast<std::size_t>(which)];
+  h = loop_.schedule(when, which, *this, h);
 }
 
 void connection::fail() noexcept {

@@ -12,12 +12,14 @@
 // The connection never destroys itself: it moves to phase::done and the event
 // loop, which owns it, reaps it after the call returns.
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <span>
 
 #include "reactor/buffer.hpp"
 #include "reactor/poller.hpp"
+#include "reactor/timer_queue.hpp"
 #include "base/unique_fd.hpp"
 
 namespace ioduel::reactor {
@@ -46,6 +48,8 @@ class connection {
   std::uint32_t generation() const noexcept { return generation_; }
   bool finished() const noexcept { return phase_ == phase::done; }
   bool failed() const noexcept { return failed_; }
+  // Its pending timers, one per kind at most, cancelled when it is reaped.
+  const std::array<timer_queue::handle, 4>& timers() const noexcept { return timers_; }
   // The loop turn that accepted it: events of that turn's batch are stale
   // (they were for an earlier connection on the same descriptor).
   std::uint64_t accepted_turn() const noexcept { return accepted_turn_; }
@@ -57,6 +61,8 @@ class connection {
   // An allocation for this connection failed: free what it holds, queue an
   // ERROR reply if that can be had, and close; nothing else is affected.
   void on_alloc_failure() noexcept;
+  // Starts the --idle-timeout-ms checks (the loop calls it once, at accept).
+  void arm_idle_timer();
 
  private:
   // Sizes shared by the transport (connection.cpp) and the framing
@@ -107,12 +113,14 @@ class connection {
   void enter_closing();
   void start_linger();
   void fail() noexcept;
+  void arm(std::chrono::steady_clock::time_point when, connection_timer which);
 
   event_loop& loop_;
   unique_fd fd_;
   buffer in_;   // received bytes not yet handled (a partial frame, or frames waiting their turn)
   buffer out_;  // replies the socket has not taken yet
   std::chrono::steady_clock::time_point last_active_;
+  std::array<timer_queue::handle, 4> timers_{};  // by connection_timer
   std::uint64_t sleep_id_ = 0;  // id of the SLEEP whose timer is pending
   std::uint64_t accepted_turn_;
   std::uint64_t turn_output_ = 0;  // reply bytes built in this service (the output budget)

@@ -135,8 +135,7 @@ std::size_t connection::handle_frames(std::span<const char> data, bool& full) {
     if (outcome.deferred) {
       sleeping_ = true;
       sleep_id_ = r.f.hdr.id;
-      loop_.schedule(loop_.now() + std::chrono::microseconds(outcome.sleep_us),
-                     connection_timer::sleep, *this);
+      arm(loop_.now() + std::chrono::microseconds(outcome.sleep_us), connection_timer::sleep);
       break;
     }
   }

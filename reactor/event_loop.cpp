@@ -191,14 +191,14 @@ void event_loop::adopt(unique_fd fd) {
   if (next_generation_ == 0) next_generation_ = 1;
   ++open_;
   counters_.connections_accepted.add_local();
-  if (opts_.common.idle_timeout_ms > 0)
-    schedule(now_ + std::chrono::milliseconds(opts_.common.idle_timeout_ms) + connection::idle_slack,
-             connection_timer::idle, *conns_[slot]);
+  if (opts_.common.idle_timeout_ms > 0) conns_[slot]->arm_idle_timer();
 }
 
 void event_loop::reap(connection& c) {
   if (!c.finished()) return;
   const int fd = c.fd();
+  // Its timers go with it, so the heap holds only open connections' timers.
+  for (const timer_queue::handle h : c.timers()) timers_.cancel(h);
   poller_->remove(fd);
   counters_.connections_closed.add_local();
   if (c.failed()) counters_.connections_failed.add_local();
@@ -227,8 +227,10 @@ void event_loop::schedule_ready(const connection& c) {
   ready_.emplace_back(c.fd(), c.generation());
 }
 
-void event_loop::schedule(clock::time_point when, connection_timer which, const connection& c) {
-  timers_.schedule(when, make_cookie(static_cast<unsigned>(which), c.fd(), c.generation()));
+timer_queue::handle event_loop::schedule(clock::time_point when, connection_timer which,
+                                         const connection& c, timer_queue::handle replaces) {
+  timers_.cancel(replaces);
+  return timers_.schedule(when, make_cookie(static_cast<unsigned>(which), c.fd(), c.generation()));
 }
 
 void event_loop::serve_ready() {

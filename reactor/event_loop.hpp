@@ -60,7 +60,10 @@ class event_loop {
   clock::time_point now() const noexcept { return now_; }
   bool draining() const noexcept { return draining_; }
   void schedule_ready(const connection& c);
-  void schedule(clock::time_point when, connection_timer which, const connection& c);
+  // Schedules a connection's timer, cancelling `replaces` (its previous one
+  // of that kind, fired or not); returns the new timer's handle.
+  timer_queue::handle schedule(clock::time_point when, connection_timer which, const connection& c,
+                               timer_queue::handle replaces = 0);
   std::string stats_json() const;
 
  private:
