@@ -8,6 +8,8 @@
 #include <signal.h>
 #include <sys/socket.h>
 
+#include <algorithm>
+#include <atomic>
 #include <fstream>
 #include <thread>
 
@@ -289,6 +291,113 @@ BOOST_FIXTURE_TEST_CASE(declared_frames_are_not_reserved_before_they_arrive, ser
                                  << " to " << (vm >> 20) << " MiB of address space (bound " << (bound >> 20) << " MiB)");
   for (auto& p : peers) p.reset();
   control.close_gracefully();
+  finish();
+}
+
+// Defect 4, the other half: an allocation that fails is the connection's
+// trouble, not the server's.  Under an address-space limit 256 MiB above its
+// idle size, 400 connections each send 900 KiB of a 1 MiB frame: the server
+// cannot hold them all.  Some are closed (with an ERROR reply where it can
+// still build one); a bystander is served throughout and the server lives.
+// Not in sanitizer builds: their shadow memory needs terabytes of address space.
+BOOST_FIXTURE_TEST_CASE(allocation_failure_closes_only_its_connection, server_fixture) {
+  if (sanitized_build) {
+    BOOST_TEST_MESSAGE(name() << ": skipped under a sanitizer (RLIMIT_AS)");
+    return;
+  }
+  std::uint64_t idle_size = 0;
+  {
+    server_fixture probe;
+    probe.start();
+    client c = probe.connect();
+    c.round_trip({request::echo(1, pattern_bytes(1000, 1))}, "probe");
+    idle_size = address_space(probe.server().pid());
+  }
+  server_fixture::options o;
+  o.address_space_limit = idle_size + (256u << 20);
+  start(o);
+  counts_are_lower_bounds();
+  client bystander = connect();
+  bystander.round_trip({request::echo(1, "before")}, name() + ": before the flood");
+  const std::string partial = raw_frame(0x01, 9, pattern_bytes(900 << 10, 9), protocol::default_max_frame);
+  std::vector<client> peers;
+  for (int i = 0; i < 400; ++i) {
+    peers.push_back(connect());
+    try {
+      peers.back().send_raw(partial);
+    } catch (const std::system_error&) {
+      // Closed by the server while we were still sending: one of those it could not hold.
+    }
+  }
+  bystander.round_trip({request::echo(2, "during"), request::source(3, 1000)}, name() + ": beside the flood");
+  std::size_t closed = 0, errors = 0, out_of_memory = 0;
+  for (auto& p : peers) {
+    if (!p.has_input()) continue;
+    const drain_result d = p.read_until_close(scaled(2s));
+    if (d.eof || d.reset) ++closed;
+    for (const auto& r : d.replies) {
+      if (r.hdr.op != protocol::opcode::error) continue;
+      ++errors;
+      if (r.payload.find("memory") != std::string::npos) ++out_of_memory;
+    }
+  }
+  BOOST_TEST_MESSAGE(name() << ": of 400 connections over the limit, " << closed << " closed, " << errors
+                            << " with an ERROR reply (" << out_of_memory << " naming memory)");
+  BOOST_TEST(closed >= 1u, name() << ": 400 x 900 KiB under a 256 MiB allowance and no connection was turned away");
+  BOOST_TEST(!server().try_wait(), name() << ": the server died of an allocation failure; stderr:\n"
+                                          << server().stderr_tail());
+  for (auto& p : peers) p.reset();
+  bystander.round_trip({request::echo(4, "after")}, name() + ": after the flood");
+  bystander.close_gracefully();
+  finish();
+}
+
+// Defect 6: input alone does not bound a turn: 20-byte SOURCE requests ask
+// for 256 KiB each.  While one such hog streams to a fast reader, a neighbour
+// asking STATS back to back sees, between two of its replies, the hog's
+// output of about one turn (STATS's bytes_out counts what was sent).  Its
+// median must stay within a few turn budgets, not the several MiB a hog gets
+// when only its input is budgeted.
+BOOST_FIXTURE_TEST_CASE(output_per_turn_is_bounded, server_fixture) {
+  start();
+  counts_are_lower_bounds();  // the hog's replies are read raw, uncounted
+  client light = connect();
+  client hog = connect();
+  constexpr std::uint32_t size = 256 * 1024;
+  const std::size_t count = sanitized_build ? 200 : 800;
+  const std::uint64_t total = count * (size + protocol::header_size);
+  std::atomic<bool> hog_done{false};
+  std::thread reader([&] {
+    std::vector<char> sink(1 << 20);
+    std::uint64_t got = 0;
+    const auto deadline = clock_type::now() + scaled(30s);
+    while (got < total && clock_type::now() < deadline) {
+      const ssize_t n = ::recv(hog.fd(), sink.data(), sink.size(), 0);
+      if (n > 0) got += static_cast<std::uint64_t>(n);
+      else if (n == 0 || (errno != EAGAIN && errno != EINTR)) break;
+    }
+    hog_done = true;
+  });
+  hog.send(sources(count, size, 1));
+  std::vector<std::uint64_t> per_round;
+  std::uint64_t last = ~0ull;
+  for (std::uint64_t id = 1; !hog_done && per_round.size() < 200; ++id) {
+    traffic_ledger before;
+    const std::uint64_t out = light.stats(id, &before).value("bytes_out", 0ull) - before.bytes_out;
+    if (last != ~0ull && !hog_done && out != last) per_round.push_back(out - last);
+    last = out;
+  }
+  reader.join();
+  hog.close_gracefully();
+  BOOST_TEST_REQUIRE(per_round.size() >= 5u, name() << ": the hog finished before 5 rounds (" << per_round.size() << ")");
+  std::sort(per_round.begin(), per_round.end());
+  const std::uint64_t median = per_round[per_round.size() / 2];
+  BOOST_TEST_MESSAGE(name() << ": hog bytes between two STATS replies over " << per_round.size()
+                            << " rounds: p25 " << per_round[per_round.size() / 4] << " median " << median
+                            << " p75 " << per_round[per_round.size() * 3 / 4] << ", max " << per_round.back());
+  BOOST_TEST(median <= 2u * mib, name() << ": a neighbour's SOURCE stream took a median " << median
+                                        << " bytes of output between two of our replies (max " << per_round.back() << ")");
+  light.close_gracefully();
   finish();
 }
 
