@@ -330,6 +330,14 @@ BOOST_FIXTURE_TEST_CASE(allocation_failure_closes_only_its_connection, server_fi
     }
   }
   bystander.round_trip({request::echo(2, "during"), request::source(3, 1000)}, name() + ": beside the flood");
+  // The kernel buffers what the server has not read yet: wait until the
+  // server has turned a connection away (or the time is up; judged below).
+  const auto deadline = clock_type::now() + scaled(10s);
+  for (std::uint64_t id = 10; clock_type::now() < deadline && !server().try_wait(); ++id) {
+    const auto j = bystander.stats(id);
+    if (j.value("protocol_errors", 0ull) + j.value("connections_failed", 0ull) > 0) break;
+    BOOST_TEST(bystander.silent_for(50ms));
+  }
   std::size_t closed = 0, errors = 0, out_of_memory = 0;
   for (auto& p : peers) {
     if (!p.has_input()) continue;
@@ -357,20 +365,23 @@ BOOST_FIXTURE_TEST_CASE(allocation_failure_closes_only_its_connection, server_fi
 // asking STATS back to back sees, between two of its replies, the hog's
 // output of about one turn (STATS's bytes_out counts what was sent).  Its
 // median must stay within a few turn budgets, not the several MiB a hog gets
-// when only its input is budgeted.
+// when only its input is budgeted.  With several threads only a neighbour on
+// the hog's own loop shares its turns: eight neighbours take turns, and the
+// smallest median counts (all eight on other loops: 1 in 256 with two).
 BOOST_FIXTURE_TEST_CASE(output_per_turn_is_bounded, server_fixture) {
   start();
   counts_are_lower_bounds();  // the hog's replies are read raw, uncounted
-  client light = connect();
+  std::vector<client> lights;
+  for (int k = 0; k < 8; ++k) lights.push_back(connect());
   client hog = connect();
   constexpr std::uint32_t size = 256 * 1024;
-  const std::size_t count = sanitized_build ? 200 : 800;
+  const std::size_t count = sanitized_build ? 400 : 1600;
   const std::uint64_t total = count * (size + protocol::header_size);
   std::atomic<bool> hog_done{false};
   std::thread reader([&] {
     std::vector<char> sink(1 << 20);
     std::uint64_t got = 0;
-    const auto deadline = clock_type::now() + scaled(30s);
+    const auto deadline = clock_type::now() + scaled(60s);
     while (got < total && clock_type::now() < deadline) {
       const ssize_t n = ::recv(hog.fd(), sink.data(), sink.size(), 0);
       if (n > 0) got += static_cast<std::uint64_t>(n);
@@ -379,25 +390,30 @@ BOOST_FIXTURE_TEST_CASE(output_per_turn_is_bounded, server_fixture) {
     hog_done = true;
   });
   hog.send(sources(count, size, 1));
-  std::vector<std::uint64_t> per_round;
-  std::uint64_t last = ~0ull;
-  for (std::uint64_t id = 1; !hog_done && per_round.size() < 200; ++id) {
-    traffic_ledger before;
-    const std::uint64_t out = light.stats(id, &before).value("bytes_out", 0ull) - before.bytes_out;
-    if (last != ~0ull && !hog_done && out != last) per_round.push_back(out - last);
-    last = out;
+  std::uint64_t best = ~0ull, id = 1;
+  std::string report;
+  for (auto& light : lights) {
+    std::vector<std::uint64_t> per_round;  // rounds in which the hog made progress
+    std::uint64_t last = ~0ull;
+    for (int round = 0; !hog_done && round < 25; ++round, ++id) {
+      traffic_ledger before;
+      const std::uint64_t out = light.stats(id, &before).value("bytes_out", 0ull) - before.bytes_out;
+      if (last != ~0ull && !hog_done && out != last) per_round.push_back(out - last);
+      last = out;
+    }
+    if (per_round.size() < 5) continue;
+    std::sort(per_round.begin(), per_round.end());
+    const std::uint64_t median = per_round[per_round.size() / 2];
+    report += " " + std::to_string(median);
+    best = std::min(best, median);
   }
   reader.join();
   hog.close_gracefully();
-  BOOST_TEST_REQUIRE(per_round.size() >= 5u, name() << ": the hog finished before 5 rounds (" << per_round.size() << ")");
-  std::sort(per_round.begin(), per_round.end());
-  const std::uint64_t median = per_round[per_round.size() / 2];
-  BOOST_TEST_MESSAGE(name() << ": hog bytes between two STATS replies over " << per_round.size()
-                            << " rounds: p25 " << per_round[per_round.size() / 4] << " median " << median
-                            << " p75 " << per_round[per_round.size() * 3 / 4] << ", max " << per_round.back());
-  BOOST_TEST(median <= 2u * mib, name() << ": a neighbour's SOURCE stream took a median " << median
-                                        << " bytes of output between two of our replies (max " << per_round.back() << ")");
-  light.close_gracefully();
+  BOOST_TEST_MESSAGE(name() << ": median hog bytes between two STATS replies, per neighbour:" << report);
+  BOOST_TEST_REQUIRE(best != ~0ull, name() << ": the hog finished before any neighbour had 5 rounds");
+  BOOST_TEST(best <= 2u * mib, name() << ": a neighbour's SOURCE stream took a median " << best
+                                      << " bytes of output between two of our replies (per neighbour:" << report << ")");
+  for (auto& light : lights) light.close_gracefully();
   finish();
 }
 
