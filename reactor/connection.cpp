@@ -366,51 +366,6 @@ void connection::start_linger() {
   arm(loop_.now() + linger_time, connection_timer::linger);
 }
 
-void connection::count_sent(const buffer& b, std::size_t sent) noexcept {
-  // frames_out and bytes_out count what the socket took (docs/protocol.md).
-  // Replies are built whole, so each reply's header is in `b` when its first
-  // byte goes; sending_left_ carries a reply cut by a partial send.
-  auto& c = loop_.counters();
-  c.bytes_out.add_local(sent);
-  if (loop_.options().common.mode == protocol::server_mode::raw_echo) return;
-  const char* p = b.peek();
-  for (std::size_t pos = 0; pos < sent;) {
-    if (sending_left_ == 0)
-      sending_left_ = protocol::header_size + protocol::load_be32(p + pos + 4);
-    const std::size_t take = std::min(sending_left_, sent - pos);
-    pos += take;
-    sending_left_ -= take;
-    if (sending_left_ == 0) c.frames_out.add_local();
-  }
-}
-
-void connection::on_alloc_failure() noexcept {
-  // Whatever was being built for this connection is incomplete: drop it, and
-  // the input that asked for it.
-  loop_.scratch().clear();
-  in_.clear();
-  in_.release_if_empty();
-  if (phase_ == phase::done) return;
-  if (phase_ == phase::lingering || sending_left_ != 0) {
-    // Lingering owes nothing; a reply cut mid-way cannot be followed by a
-    // clean ERROR frame.  Close.
-    fail();
-    return;
-  }
-  out_.clear();
-  out_.release_if_empty();
-  sleeping_ = false;
-  try {
-    protocol::append_error_reply(out_, 0, "out of memory: the server cannot hold this connection's data");
-    loop_.counters().protocol_errors.add_local();
-    if (phase_ == phase::serving) enter_closing();
-    flush();
-    settle();
-  } catch (const std::bad_alloc&) {
-    fail();
-  }
-}
-
 void connection::arm_idle_timer() {
   const auto idle = std::chrono::milliseconds(loop_.options().common.idle_timeout_ms);
   arm(last_active_ + idle + idle_slack, connection_timer::idle);
