@@ -10,6 +10,20 @@
 
 namespace ioduel::testing::flow {
 
+// Known failures: the proactor configurations (every configuration whose
+// name starts "proactor") do not meet the cases marked with this yet, so the
+// case is skipped there with this message; everywhere else it runs as usual.
+// Issue 13 (the proactor's side of these contracts) removes every mark.
+inline boost::test_tools::assertion_result known_failure_on_proactor_issue_13(boost::unit_test::test_unit_id id) {
+  const auto& cfg = server_config::get();
+  if (cfg.name.rfind("proactor", 0) == 0) {
+    boost::test_tools::assertion_result r(false);
+    r.message() << cfg.name << ": a known failure of the proactor (issue 13)";
+    return r;
+  }
+  return server_available(id);
+}
+
 constexpr std::uint32_t mib = 1u << 20;
 
 // A 64 KiB receive buffer: the server's output backs up after a few replies.

@@ -20,7 +20,7 @@ BOOST_AUTO_TEST_SUITE(resources, *boost::unit_test::precondition(server_availabl
 // Defect 4: a header declares a frame; until the payload arrives the server
 // must not reserve it whole.  1,000 headers declaring 1 MiB, one payload byte
 // each, may not cost the server anything like 1,000 MiB of address space.
-BOOST_FIXTURE_TEST_CASE(declared_frames_are_not_reserved_before_they_arrive, server_fixture) {
+BOOST_FIXTURE_TEST_CASE(declared_frames_are_not_reserved_before_they_arrive, server_fixture, *boost::unit_test::precondition(known_failure_on_proactor_issue_13)) {
   start();
   counts_are_lower_bounds();
   client control = connect();
@@ -59,7 +59,7 @@ BOOST_FIXTURE_TEST_CASE(declared_frames_are_not_reserved_before_they_arrive, ser
 // cannot hold them all.  Some are closed (with an ERROR reply where it can
 // still build one); a bystander is served throughout and the server lives.
 // Not in sanitizer builds: their shadow memory needs terabytes of address space.
-BOOST_FIXTURE_TEST_CASE(allocation_failure_closes_only_its_connection, server_fixture) {
+BOOST_FIXTURE_TEST_CASE(allocation_failure_closes_only_its_connection, server_fixture, *boost::unit_test::precondition(known_failure_on_proactor_issue_13)) {
   if (sanitized_build) {
     BOOST_TEST_MESSAGE(name() << ": skipped under a sanitizer (RLIMIT_AS)");
     return;
@@ -111,6 +111,8 @@ BOOST_FIXTURE_TEST_CASE(allocation_failure_closes_only_its_connection, server_fi
   BOOST_TEST_MESSAGE(name() << ": of 400 connections over the limit, " << closed << " closed, " << errors
                             << " with an ERROR reply (" << out_of_memory << " naming memory)");
   BOOST_TEST(closed >= 1u, name() << ": 400 x 900 KiB under a 256 MiB allowance and no connection was turned away");
+  // With the allocation undone an ERROR reply is small enough to build.
+  BOOST_TEST(out_of_memory >= 1u, name() << ": " << closed << " connections closed without an ERROR reply naming memory");
   BOOST_TEST(!server().try_wait(), name() << ": the server died of an allocation failure; stderr:\n"
                                           << server().stderr_tail());
   for (auto& p : peers) p.reset();
@@ -127,7 +129,7 @@ BOOST_FIXTURE_TEST_CASE(allocation_failure_closes_only_its_connection, server_fi
 // when only its input is budgeted.  With several threads only a neighbour on
 // the hog's own loop shares its turns: eight neighbours take turns, and the
 // smallest median counts (all eight on other loops: 1 in 256 with two).
-BOOST_FIXTURE_TEST_CASE(output_per_turn_is_bounded, server_fixture) {
+BOOST_FIXTURE_TEST_CASE(output_per_turn_is_bounded, server_fixture, *boost::unit_test::precondition(known_failure_on_proactor_issue_13)) {
   start();
   counts_are_lower_bounds();  // the hog's replies are read raw, uncounted
   std::vector<client> lights;
