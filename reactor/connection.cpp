@@ -48,7 +48,7 @@ connection::connection(event_loop& loop, unique_fd fd, std::uint32_t generation,
 
 void connection::on_event(const ready_event& ev) {
   if (phase_ == phase::done) return;
-  turn_output_ = 0;
+  begin_service();
   if (ev.urgent) {
     // Reads stop short at the urgent mark until the socket is emptied past it.
     urgent_mark_ = true;
@@ -72,7 +72,7 @@ void connection::on_ready() {
   // A turn promised by settle(): input left unread (edge mode) or frames
   // left unanswered (the output budget, or a pause that has cleared).
   queued_ = false;
-  turn_output_ = 0;
+  begin_service();
   if (phase_ != phase::done) pump(true);
 }
 
@@ -88,7 +88,7 @@ void connection::on_timer(connection_timer which) {
     case connection_timer::sleep: {
       if (!sleeping_) return;
       sleeping_ = false;
-      turn_output_ = 0;
+      begin_service();
       protocol::append_empty_reply(reply_target(), protocol::opcode::sleep_reply, sleep_id_);
       last_active_ = loop_.now();
       pump(more_input_);
@@ -123,7 +123,7 @@ void connection::on_timer(connection_timer which) {
 
 void connection::begin_drain() {
   if (phase_ == phase::done) return;
-  turn_output_ = 0;
+  begin_service();
   // Requests already in the socket were fully received: read them once more,
   // then no more.
   final_read_ = true;
@@ -168,9 +168,10 @@ void connection::read_input() {
       more_input_ = phase_ == phase::serving && !peer_eof_ && !failed_;
       break;
     }
-    // A short read may have stopped at an urgent mark: take the urgent byte
-    // before reading past it.  Only then: ordinary reads pay no recv(MSG_OOB).
-    if (urgent_mark_ && after_short_read) discard_urgent();
+    // A short read may have stopped at an urgent mark (reported or not yet):
+    // take the urgent byte before reading past it, or the kernel drops it.
+    // Only then: ordinary reads pay no recv(MSG_OOB).
+    if (after_short_read) discard_urgent();
     iovec iov[2];
     int count = 0;
     std::size_t into_in = 0;
@@ -282,10 +283,20 @@ void connection::flush() {
 
 void connection::send_from(buffer& b) {
   while (!b.empty()) {
-    const ssize_t n = ::send(fd_.get(), b.peek(), b.readable(), MSG_NOSIGNAL);
+    // The write budget bounds what one service sends as well as what it
+    // builds: one send of --high-water queued bytes is a turn's worth of
+    // kernel copying.  What is left goes on a later turn (settle).
+    const std::uint64_t budget = loop_.options().write_budget;
+    std::size_t allowed = b.readable();
+    if (budget != 0) {
+      if (turn_sent_ >= budget) return;
+      allowed = std::min<std::size_t>(allowed, budget - turn_sent_);
+    }
+    const ssize_t n = ::send(fd_.get(), b.peek(), allowed, MSG_NOSIGNAL);
     if (n >= 0) {
       const auto sent = static_cast<std::size_t>(n);
-      const bool partial = sent < b.readable();
+      const bool partial = sent < allowed;
+      turn_sent_ += sent;
       count_sent(b, sent);
       b.consume(sent);
       // The reply left now, not at the start of the turn: idleness counts
@@ -322,11 +333,14 @@ void connection::settle() {
   if (phase_ == phase::done) return;
 
   // Work no event will announce: frames already in in_ that can be answered
-  // now (left by the output budget, or held by a pause that flush cleared),
-  // or, edge-triggered, input left in the socket.
+  // now (left by the write budget, or held by a pause that flush cleared),
+  // or, edge-triggered, input left in the socket or output left unsent.
   const bool answerable = may_answer() && has_complete_frame();
   const bool unread = loop_.edge() && more_input_ && (can_read() || phase_ == phase::lingering);
-  if ((answerable || unread) && !queued_) {
+  // Output the write budget held back: edge-triggered, no new edge will come
+  // (level-triggered pollers report it writable again).
+  const bool unsent = loop_.edge() && output_queued() && !write_blocked_;
+  if ((answerable || unread || unsent) && !queued_) {
     queued_ = true;
     loop_.schedule_ready(*this);
   }

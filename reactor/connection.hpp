@@ -93,7 +93,7 @@ class connection {
   bool out_of_turn_budget() const noexcept;
   std::chrono::milliseconds closing_deadline() const noexcept;
 
-  void serve(bool try_read);  // one service: resets the turn's output budget
+  void begin_service() noexcept { turn_output_ = turn_sent_ = 0; }  // a fresh write budget
   void pump(bool try_read);
   bool can_read() const noexcept;
   void read_input();
@@ -123,7 +123,8 @@ class connection {
   std::array<timer_queue::handle, 4> timers_{};  // by connection_timer
   std::uint64_t sleep_id_ = 0;  // id of the SLEEP whose timer is pending
   std::uint64_t accepted_turn_;
-  std::uint64_t turn_output_ = 0;  // reply bytes built in this service (the output budget)
+  std::uint64_t turn_output_ = 0;  // reply bytes built in this service (the write budget)
+  std::uint64_t turn_sent_ = 0;    // bytes sent in this service (the write budget)
   std::size_t sending_left_ = 0;   // bytes of the reply being sent still to go (frames_out when sent)
   std::uint32_t generation_;
   unsigned registered_;          // interest registered with a level-triggered poller

@@ -46,6 +46,8 @@ BOOST_FIXTURE_TEST_CASE(declared_frames_are_not_reserved_before_they_arrive, ser
     last = vm;
     BOOST_TEST(control.silent_for(100ms));
   }
+  BOOST_TEST_MESSAGE(name() << ": " << n << " headers declaring 1 MiB: address space " << (baseline >> 20) << " -> "
+                            << (vm >> 20) << " MiB");
   BOOST_TEST(vm <= bound, name() << ": " << n << " headers declaring 1 MiB took the server from " << (baseline >> 20)
                                  << " to " << (vm >> 20) << " MiB of address space (bound " << (bound >> 20) << " MiB)");
   for (auto& p : peers) p.reset();
