@@ -129,8 +129,8 @@ BOOST_FIXTURE_TEST_CASE(allocation_failure_closes_only_its_connection, server_fi
 // output of about one turn (STATS's bytes_out counts what was sent).  Its
 // median must stay within a few turn budgets, not the several MiB a hog gets
 // when only its input is budgeted.  With several threads only a neighbour on
-// the hog's own loop shares its turns: eight neighbours take turns, and the
-// smallest median counts (all eight on other loops: 1 in 256 with two).
+// the hog's own loop shares its turns: up to eight neighbours take turns, and
+// the smallest median counts (all eight on other loops: 1 in 256 with two).
 BOOST_FIXTURE_TEST_CASE(output_per_turn_is_bounded, server_fixture, *boost::unit_test::precondition(known_failure_on_proactor_issue_13)) {
   start();
   counts_are_lower_bounds();  // the hog's replies are read raw, uncounted
@@ -156,9 +156,11 @@ BOOST_FIXTURE_TEST_CASE(output_per_turn_is_bounded, server_fixture, *boost::unit
   std::uint64_t best = ~0ull, id = 1;
   std::string report;
   for (auto& light : lights) {
-    std::vector<std::uint64_t> per_round;  // rounds in which the hog made progress
+    // Nine rounds in which the hog made progress (a round in which it made
+    // none, its reader having been slow, says nothing), or the hog is done.
+    std::vector<std::uint64_t> per_round;
     std::uint64_t last = ~0ull;
-    for (int round = 0; !hog_done && round < 25; ++round, ++id) {
+    for (; !hog_done && per_round.size() < 9; ++id) {
       traffic_ledger before;
       const std::uint64_t out = light.stats(id, &before).value("bytes_out", 0ull) - before.bytes_out;
       if (last != ~0ull && !hog_done && out != last) per_round.push_back(out - last);
@@ -169,6 +171,7 @@ BOOST_FIXTURE_TEST_CASE(output_per_turn_is_bounded, server_fixture, *boost::unit
     const std::uint64_t median = per_round[per_round.size() / 2];
     report += " " + std::to_string(median);
     best = std::min(best, median);
+    if (best <= 2u * mib) break;  // a neighbour on the hog's loop had its share
   }
   reader.join();
   hog.close_gracefully();

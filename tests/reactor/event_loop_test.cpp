@@ -48,10 +48,11 @@ class fake_poller final : public poller {
         ++scripted_turns_;
         return;
       }
-      if (hold_) {
-        std::this_thread::sleep_for(1ms);  // the test is setting up a batch: report nothing
-        return;
-      }
+      if (hold_) ++held_waits_;
+    }
+    if (held()) {
+      std::this_thread::sleep_for(1ms);  // the test is setting up a batch: report nothing
+      return;
     }
     // Short waits, so a hold or a script takes effect promptly.
     real_->wait(timeout_ms < 0 || timeout_ms > 10 ? 10 : timeout_ms, out);
@@ -59,14 +60,28 @@ class fake_poller final : public poller {
   bool edge_triggered() const noexcept override { return false; }
   std::string_view name() const noexcept override { return "fake"; }
 
+  // Returns once the loop is in a held wait: nothing that happens from now
+  // on reaches it except through inject().
   void hold() {
-    std::lock_guard lock(mutex_);
-    hold_ = true;
+    {
+      std::lock_guard lock(mutex_);
+      hold_ = true;
+      held_waits_ = 0;
+    }
+    while (held_waits() == 0) std::this_thread::sleep_for(1ms);
   }
   void inject(std::vector<ready_event> batch) {
     std::lock_guard lock(mutex_);
     script_ = std::move(batch);
     hold_ = false;
+  }
+  bool held() {
+    std::lock_guard lock(mutex_);
+    return hold_;
+  }
+  int held_waits() {
+    std::lock_guard lock(mutex_);
+    return held_waits_;
   }
   int scripted_turns() {
     std::lock_guard lock(mutex_);
@@ -84,6 +99,7 @@ class fake_poller final : public poller {
   std::vector<int> connections_;
   bool hold_ = false;
   int scripted_turns_ = 0;
+  int held_waits_ = 0;
 };
 
 int connect_to(std::uint16_t port) {
