@@ -181,9 +181,11 @@ void event_loop::adopt(unique_fd fd) {
   try {
     if (slot >= conns_.size()) conns_.resize(slot + 1);
     conns_[slot] = std::make_unique<connection>(*this, std::move(fd), next_generation_++, interest, turn_);
+    if (opts_.common.idle_timeout_ms > 0) conns_[slot]->arm_idle_timer();
   } catch (const std::bad_alloc&) {
     // No memory for one more connection: turn this one away, keep the others.
     poller_->remove(static_cast<int>(slot));
+    if (slot < conns_.size()) conns_[slot].reset();
     owner_.connection_closed();
     counters_.connections_rejected.add_local();
     return;
@@ -191,7 +193,6 @@ void event_loop::adopt(unique_fd fd) {
   if (next_generation_ == 0) next_generation_ = 1;
   ++open_;
   counters_.connections_accepted.add_local();
-  if (opts_.common.idle_timeout_ms > 0) conns_[slot]->arm_idle_timer();
 }
 
 void event_loop::reap(connection& c) {
