@@ -38,6 +38,30 @@ inline std::vector<request> sources(std::size_t n, std::uint32_t size, std::uint
   return batch;
 }
 
+// Asks STATS on `control` until the server's bytes_out, less the control
+// connection's own replies, is non-zero and unchanged over two looks 100 ms
+// apart: the server has answered what it could and is held back.  `last` is
+// the last figure seen (~0 if STATS was never answered).
+struct held_back {
+  bool settled = false;
+  std::uint64_t last = ~0ull;
+};
+inline held_back wait_until_held_back(server_fixture& f, client& control, std::uint64_t& id) {
+  held_back h;
+  const auto deadline = clock_type::now() + scaled(10s);
+  while (clock_type::now() < deadline) {
+    traffic_ledger before;
+    const std::uint64_t out = control.stats(id++, &before).value("bytes_out", 0ull) - before.bytes_out;
+    if (out > 0 && out == h.last) {
+      h.settled = true;
+      return h;
+    }
+    h.last = out;
+    BOOST_TEST(control.silent_for(100ms), f.name() << ": unsolicited bytes on the control connection");
+  }
+  return h;
+}
+
 // /proc/PID/status's VmSize: the address space the server holds.
 inline std::uint64_t address_space(pid_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/status");

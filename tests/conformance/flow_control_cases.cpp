@@ -18,22 +18,6 @@ using namespace flow;
 
 namespace {
 
-// Waits, asking STATS on `control`, until the server's bytes_out (less the
-// control connection's own replies) is non-zero and unchanged over two looks
-// 100 ms apart: the server has answered what it could and is held back.
-void wait_until_held_back(server_fixture& f, client& control, std::uint64_t& id) {
-  std::uint64_t last = ~0ull;
-  const auto deadline = clock_type::now() + scaled(10s);
-  while (clock_type::now() < deadline) {
-    traffic_ledger before;
-    const std::uint64_t out = control.stats(id++, &before).value("bytes_out", 0ull) - before.bytes_out;
-    if (out > 0 && out == last) return;
-    last = out;
-    BOOST_TEST(control.silent_for(100ms), f.name() << ": unsolicited bytes on the control connection");
-  }
-  BOOST_TEST_MESSAGE(f.name() << ": the server never settled (bytes_out " << last << ")");
-}
-
 // Reads replies until `batch` is answered or a read times out; returns how many came.
 std::size_t read_replies(client& c, const std::vector<request>& batch, const std::string& what) {
   std::size_t got = 0;
