@@ -82,7 +82,6 @@ void connection::on_timer(connection_timer which) {
     case connection_timer::release_input:
       // Still empty: free it.  Refilled since: the flush that empties it
       // again arms a new timer.
-      release_pending_ = false;
       in_.release_if_empty(kept_capacity);
       return;
     case connection_timer::sleep: {
@@ -275,8 +274,8 @@ void connection::flush() {
     output_paused_ = false;
   }
   out_.release_if_empty(kept_capacity);
-  if (in_.empty() && in_.capacity() > kept_capacity && !release_pending_) {
-    release_pending_ = true;
+  if (in_.empty() && in_.capacity() > kept_capacity &&
+      !loop_.timer_pending(timers_[static_cast<std::size_t>(connection_timer::release_input)])) {
     arm(loop_.now() + big_input_keep, connection_timer::release_input);
   }
 }

@@ -139,7 +139,6 @@ class connection {
   bool eof_pending_ = false;     // the poller saw the peer's FIN: read on until it shows
   bool queued_ = false;          // in the loop's ready list
   bool final_read_ = false;      // the one read allowed while starting to drain
-  bool release_pending_ = false; // a timer will free in_'s big storage if it is still empty
 };
 
 }  // namespace ioduel::reactor

@@ -65,6 +65,7 @@ class event_loop {
   timer_queue::handle schedule(clock::time_point when, connection_timer which, const connection& c,
                                timer_queue::handle replaces = 0);
   std::string stats_json() const;
+  bool timer_pending(timer_queue::handle h) const noexcept { return timers_.pending(h); }
 
  private:
   enum class loop_timer : std::uint8_t { drain_deadline = 16, accept_retry };

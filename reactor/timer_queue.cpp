@@ -20,11 +20,15 @@ timer_queue::handle timer_queue::schedule(clock::time_point when, std::uint64_t 
   return (static_cast<handle>(slots_[slot].generation) << 32) | (slot + 1u);
 }
 
-void timer_queue::cancel(handle h) noexcept {
-  if (h == 0) return;
+bool timer_queue::pending(handle h) const noexcept {
+  if (h == 0) return false;
   const auto slot = static_cast<std::uint32_t>(h & 0xFFFF'FFFFu) - 1u;
-  if (slot >= slots_.size() || slots_[slot].generation != static_cast<std::uint32_t>(h >> 32)) return;
-  remove_at(slots_[slot].position);
+  return slot < slots_.size() && slots_[slot].generation == static_cast<std::uint32_t>(h >> 32);
+}
+
+void timer_queue::cancel(handle h) noexcept {
+  if (!pending(h)) return;
+  remove_at(slots_[static_cast<std::uint32_t>(h & 0xFFFF'FFFFu) - 1u].position);
 }
 
 timer_queue::entry timer_queue::remove_at(std::size_t i) noexcept {

@@ -25,6 +25,8 @@ class timer_queue {
 
   handle schedule(clock::time_point when, std::uint64_t cookie);
   void cancel(handle h) noexcept;
+  // True while the timer of `h` has neither fired nor been cancelled.
+  bool pending(handle h) const noexcept;
 
   // Calls on_expire(cookie) for every timer due at `now`, earliest first and,
   // among equal deadlines, in scheduling order.  Timers scheduled by

@@ -102,10 +102,13 @@ BOOST_AUTO_TEST_CASE(stale_handles_cancel_nothing) {
   const auto first = q.schedule(t, 1);
   q.expire(t, [](std::uint64_t) {});
   const auto second = q.schedule(t + 1ms, 2);  // reuses the first's slot
+  BOOST_TEST(!q.pending(first));
+  BOOST_TEST(q.pending(second));
   q.cancel(first);                             // fired already: stale
   q.cancel(0);
   BOOST_TEST(q.size() == 1u);
   q.cancel(second);
+  BOOST_TEST(!q.pending(second));
   q.cancel(second);
   BOOST_TEST(q.empty());
 }
