@@ -166,6 +166,12 @@ std::uint64_t status_field(const std::string& text, std::string_view key) {
     lim.rlim_cur = std::min<rlim_t>(*launch.nofile_limit, lim.rlim_max);
     if (::setrlimit(RLIMIT_NOFILE, &lim) != 0) fail();
   }
+  if (launch.address_space_limit) {
+    rlimit lim{};
+    if (::getrlimit(RLIMIT_AS, &lim) != 0) fail();
+    lim.rlim_cur = std::min<rlim_t>(*launch.address_space_limit, lim.rlim_max);
+    if (::setrlimit(RLIMIT_AS, &lim) != 0) fail();
+  }
   if (!launch.cpus.empty()) {
     cpu_set_t set;
     CPU_ZERO(&set);

@@ -71,6 +71,7 @@ struct server_launch {
   std::vector<std::string> argv;  // argv[0] is the binary: a path, or a name searched in PATH
   std::vector<std::pair<std::string, std::string>> env;  // added to (or replacing in) ours
   std::optional<std::uint64_t> nofile_limit;  // RLIMIT_NOFILE soft limit set in the child
+  std::optional<std::uint64_t> address_space_limit;  // RLIMIT_AS (bytes) set in the child
   std::vector<int> cpus;                      // CPU affinity of the child; empty: inherit
   std::chrono::milliseconds start_timeout{10'000};  // for the "listening on" line
   // False for a child that announces nothing (a client, a tool): the

@@ -31,6 +31,21 @@ char* buffer::prepare(std::size_t n) {
   return write_ptr();
 }
 
+void buffer::reserve(std::size_t total) {
+  const std::size_t used = readable();
+  if (total <= used + writable()) return;
+  if (total <= capacity_) {
+    std::memmove(data_.get(), peek(), used);
+  } else {
+    auto bigger = std::make_unique_for_overwrite<char[]>(total);
+    if (used > 0) std::memcpy(bigger.get(), peek(), used);
+    data_ = std::move(bigger);
+    capacity_ = total;
+  }
+  read_ = 0;
+  write_ = used;
+}
+
 void buffer::append(std::span<const char> bytes) {
   if (bytes.empty()) return;
   std::memcpy(prepare(bytes.size()), bytes.data(), bytes.size());

@@ -52,6 +52,11 @@ class buffer {
 
   void append(std::span<const char> bytes);
 
+  // Room for `total` readable bytes in all, compacting or growing to exactly
+  // `total` (no doubling): for a frame whose size is known.  Throws
+  // std::bad_alloc, leaving the buffer as it was.
+  void reserve(std::size_t total);
+
   // Frees the storage if the buffer is empty and holds more than keep bytes.
   void release_if_empty(std::size_t keep = 0) noexcept;
 

@@ -15,11 +15,6 @@ namespace ioduel::reactor {
 
 namespace {
 
-// The stack buffer behind each readv: large enough that one call usually
-// drains the socket, free for a connection that keeps nothing.
-constexpr std::size_t extra_size = 64 * 1024;
-// While a SLEEP holds later frames back, read ahead at most this much.
-constexpr std::size_t held_input_cap = 64 * 1024;
 // A buffer that grew past this for a burst gives its storage back once empty;
 // smaller ones keep it so steady traffic allocates nothing.
 constexpr std::size_t kept_capacity = 64 * 1024;
@@ -43,23 +38,29 @@ unsigned connection::initial_interest(bool edge) noexcept {
 }
 
 connection::connection(event_loop& loop, unique_fd fd, std::uint32_t generation,
-                       unsigned registered)
+                       unsigned registered, std::uint64_t accepted_turn)
     : loop_(loop),
       fd_(std::move(fd)),
       last_active_(loop.now()),
+      accepted_turn_(accepted_turn),
       generation_(generation),
       registered_(registered) {}
 
 void connection::on_event(const ready_event& ev) {
   if (phase_ == phase::done) return;
-  if (ev.urgent) discard_urgent();
+  begin_service();
+  if (ev.urgent) {
+    // Reads stop short at the urgent mark until the socket is emptied past it.
+    urgent_mark_ = true;
+    discard_urgent();
+  }
   if (ev.writable) write_blocked_ = false;
   if (ev.peer_shut) eof_pending_ = true;
   pump(ev.readable || ev.hangup || ev.error);
   if ((ev.hangup || ev.error) && phase_ != phase::done) {
     // Both directions are gone (or the socket failed) and reading did not
     // tell: nothing more can be delivered, so waiting would only spin.
-    if (phase_ == phase::lingering || (!sleeping_ && out_.empty() && !ev.error)) {
+    if (phase_ == phase::lingering || (!owes_reply() && !ev.error)) {
       phase_ = phase::done;
     } else {
       fail();
@@ -68,7 +69,10 @@ void connection::on_event(const ready_event& ev) {
 }
 
 void connection::on_ready() {
+  // A turn promised by settle(): input left unread (edge mode) or frames
+  // left unanswered (the output budget, or a pause that has cleared).
   queued_ = false;
+  begin_service();
   if (phase_ != phase::done) pump(true);
 }
 
@@ -78,32 +82,35 @@ void connection::on_timer(connection_timer which) {
     case connection_timer::release_input:
       // Still empty: free it.  Refilled since: the flush that empties it
       // again arms a new timer.
-      release_pending_ = false;
       in_.release_if_empty(kept_capacity);
       return;
     case connection_timer::sleep: {
       if (!sleeping_) return;
       sleeping_ = false;
-      buffer& out = reply_target();
-      protocol::append_empty_reply(out, protocol::opcode::sleep_reply, sleep_id_);
-      auto& c = loop_.counters();
-      c.frames_out.add_local();
-      c.bytes_out.add_local(protocol::header_size);
+      begin_service();
+      protocol::append_empty_reply(reply_target(), protocol::opcode::sleep_reply, sleep_id_);
       last_active_ = loop_.now();
       pump(more_input_);
       return;
     }
     case connection_timer::idle: {
-      if (phase_ != phase::serving) return;  // lingering has its own deadline
-      const auto idle = std::chrono::milliseconds(loop_.options().common.idle_timeout_ms);
-      const auto deadline = last_active_ + idle;
-      if (sleeping_) {
-        loop_.schedule(loop_.now() + idle + idle_slack, connection_timer::idle, *this);
+      if (phase_ == phase::lingering) return;  // lingering has its own deadline
+      // Serving: idle means nothing owed and nothing heard or sent for the
+      // idle timeout; a connection owed a reply (a SLEEP, frames not yet
+      // answered, output not yet taken) is waiting on us, not idle.
+      // Closing: nothing more will be answered, so only the output matters:
+      // closed once it has not moved for closing_deadline().
+      const bool closing = phase_ == phase::closing;
+      const auto limit = closing ? closing_deadline()
+                                 : std::chrono::milliseconds(loop_.options().common.idle_timeout_ms);
+      const auto deadline = last_active_ + limit;
+      if (!closing && owes_reply()) {
+        arm(loop_.now() + limit + idle_slack, connection_timer::idle);
       } else if (loop_.now() >= deadline) {
         loop_.counters().idle_timeouts.add_local();
         phase_ = phase::done;
       } else {
-        loop_.schedule(deadline + idle_slack, connection_timer::idle, *this);
+        arm(deadline + idle_slack, connection_timer::idle);
       }
       return;
     }
@@ -115,6 +122,7 @@ void connection::on_timer(connection_timer which) {
 
 void connection::begin_drain() {
   if (phase_ == phase::done) return;
+  begin_service();
   // Requests already in the socket were fully received: read them once more,
   // then no more.
   final_read_ = true;
@@ -140,8 +148,9 @@ void connection::pump(bool try_read) {
 bool connection::can_read() const noexcept {
   if (phase_ != phase::serving || peer_eof_ || output_paused_ || failed_) return false;
   if (loop_.draining() && !final_read_) return false;
-  // A pending SLEEP holds later frames; read ahead only a little.
-  return !(sleeping_ && in_.readable() >= held_input_cap);
+  // Frames that wait (behind a SLEEP, or past this turn's output budget):
+  // read ahead only a little, or in_ would grow by a read budget every turn.
+  return !(in_.readable() >= held_input_cap && (sleeping_ || has_complete_frame()));
 }
 
 void connection::read_input() {
@@ -151,15 +160,17 @@ void connection::read_input() {
   const bool raw = loop_.options().common.mode == protocol::server_mode::raw_echo;
   char extra[extra_size];
   more_input_ = false;
+  bool after_short_read = false;
   for (;;) {
     if (!can_read() || budget == 0) {
       // Stopped with input possibly waiting: come back when allowed.
       more_input_ = phase_ == phase::serving && !peer_eof_ && !failed_;
       break;
     }
-    // Reading past the urgent mark makes the kernel drop the urgent byte
-    // unseen; once a peer has used urgent data, take any pending byte first.
-    if (urgent_seen_) discard_urgent();
+    // A short read may have stopped at an urgent mark (reported or not yet):
+    // take the urgent byte before reading past it, or the kernel drops it.
+    // Only then: ordinary reads pay no recv(MSG_OOB).
+    if (after_short_read) discard_urgent();
     iovec iov[2];
     int count = 0;
     std::size_t into_in = 0;
@@ -174,11 +185,16 @@ void connection::read_input() {
     const ssize_t n = ::readv(fd_.get(), iov, count);
     if (n < 0) {
       if (errno == EINTR) continue;
-      if (!would_block(errno)) fail();
+      if (would_block(errno)) {
+        urgent_mark_ = false;  // emptied: no mark left to stop at
+      } else {
+        fail();
+      }
       break;
     }
     if (n == 0) {
       peer_eof_ = true;
+      urgent_mark_ = false;
       break;
     }
     const auto got = static_cast<std::size_t>(n);
@@ -211,7 +227,8 @@ void connection::read_input() {
     // A short read means the socket is empty (a new arrival raises a new
     // edge), unless urgent data was seen (reads stop short at the urgent
     // mark) or the FIN came with the data (its edge is already spent).
-    if (got < offered && !urgent_seen_ && !eof_pending_) break;
+    after_short_read = got < offered;
+    if (after_short_read && !urgent_mark_ && !eof_pending_) break;
   }
 }
 
@@ -229,7 +246,6 @@ void connection::discard_input() {
 }
 
 void connection::discard_urgent() {
-  urgent_seen_ = true;
   char b[16];
   for (int i = 0; i < 16; ++i) {
     const ssize_t n = ::recv(fd_.get(), b, sizeof b, MSG_OOB);
@@ -240,111 +256,6 @@ void connection::discard_urgent() {
     if (n < 0 && errno == EINTR) continue;
     return;  // EINVAL: nothing (more) pending
   }
-}
-
-void connection::handle_buffered() {
-  if (phase_ != phase::serving || sleeping_ || output_paused_ || in_.empty()) return;
-  in_.consume(serve_bytes(in_.view()));
-}
-
-void connection::serve_from_stack(std::span<const char> data) {
-  std::size_t used = 0;
-  if (!sleeping_) used = serve_bytes(data);
-  const auto rest = data.subspan(used);
-  if (rest.empty()) return;
-  // in_ is empty here: size it for the whole partial frame at once (when its
-  // header is in), so the rest of the payload is read in place.
-  in_.prepare(std::max(partial_frame_size(rest), rest.size()));
-  in_.append(rest);
-}
-
-std::size_t connection::partial_frame_size(std::span<const char> data) const noexcept {
-  // Only a frame that will be read on: not in raw mode, not while a SLEEP
-  // holds input back (read-ahead is capped then), never for a bad header
-  // (an oversized frame's payload is not read, so no room is made for it).
-  const auto& opts = loop_.options();
-  if (phase_ != phase::serving || sleeping_ ||
-      opts.common.mode == protocol::server_mode::raw_echo)
-    return 0;
-  const protocol::parse_options popts{opts.common.max_frame, protocol::role::server};
-  const auto r = protocol::decode_frame(data, popts);
-  if (r.what != protocol::decode_result::status::need_more) return 0;
-  return r.needed;  // the header alone until the header is in
-}
-
-void connection::reserve_partial() {
-  if (in_.empty()) return;
-  const std::size_t need = partial_frame_size(in_.view());
-  // prepare() compacts (moving only the partial frame, a read's worth at
-  // most) or grows to exactly the frame's size; the payload still to come
-  // then lands in place and is never moved again.
-  if (need > in_.readable()) in_.prepare(need - in_.readable());
-}
-
-std::size_t connection::serve_bytes(std::span<const char> data) {
-  std::size_t used = 0;
-  for (;;) {
-    bool full = false;
-    used += handle_frames(data.subspan(used), full);
-    if (!full) return used;
-    // Output reached --high-water: send it, and go on only if the socket took it.
-    flush();
-    if (!out_.empty() || failed_) return used;
-  }
-}
-
-std::size_t connection::handle_frames(std::span<const char> data, bool& full) {
-  const auto& opts = loop_.options();
-  auto& c = loop_.counters();
-  buffer& out = reply_target();
-  if (opts.common.mode == protocol::server_mode::raw_echo) {
-    out.append(data);
-    c.bytes_out.add_local(data.size());
-    full = out.readable() >= opts.common.high_water;
-    return data.size();
-  }
-  const protocol::parse_options popts{opts.common.max_frame, protocol::role::server};
-  std::size_t used = 0;
-  while (phase_ == phase::serving && !sleeping_) {
-    if (out.readable() >= opts.common.high_water) {
-      full = true;
-      break;
-    }
-    const auto r = protocol::decode_frame(data.subspan(used), popts);
-    if (r.what == protocol::decode_result::status::need_more) break;
-    const std::size_t before = out.readable();
-    if (r.what == protocol::decode_result::status::error) {
-      // Replies owed for earlier frames are already queued ahead of this one.
-      protocol::append_error_reply(out, r.failure.id(), r.failure.message(popts));
-      c.protocol_errors.add_local();
-      c.frames_out.add_local();
-      c.bytes_out.add_local(out.readable() - before);
-      phase_ = phase::closing;
-      used = data.size();  // nothing after a bad frame is read as a frame
-      break;
-    }
-    used += r.consumed;
-    c.frames_in.add_local();
-    c.bytes_in.add_local(r.consumed);
-    const auto outcome =
-        protocol::answer_request(r.f, out, [this] { return loop_.stats_json(); });
-    if (outcome.deferred) {
-      sleeping_ = true;
-      sleep_id_ = r.f.hdr.id;
-      loop_.schedule(loop_.now() + std::chrono::microseconds(outcome.sleep_us),
-                     connection_timer::sleep, *this);
-      break;
-    }
-    c.frames_out.add_local();
-    c.bytes_out.add_local(out.readable() - before);
-  }
-  return used;
-}
-
-buffer& connection::reply_target() noexcept {
-  // Replies go straight to the loop's scratch buffer unless output is already
-  // queued, in which case they must queue behind it.
-  return out_.empty() ? loop_.scratch() : out_;
 }
 
 void connection::flush() {
@@ -363,18 +274,29 @@ void connection::flush() {
     output_paused_ = false;
   }
   out_.release_if_empty(kept_capacity);
-  if (in_.empty() && in_.capacity() > kept_capacity && !release_pending_) {
-    release_pending_ = true;
-    loop_.schedule(loop_.now() + big_input_keep, connection_timer::release_input, *this);
+  if (in_.empty() && in_.capacity() > kept_capacity &&
+      !loop_.timer_pending(timers_[static_cast<std::size_t>(connection_timer::release_input)])) {
+    arm(loop_.now() + big_input_keep, connection_timer::release_input);
   }
 }
 
 void connection::send_from(buffer& b) {
   while (!b.empty()) {
-    const ssize_t n = ::send(fd_.get(), b.peek(), b.readable(), MSG_NOSIGNAL);
+    // The write budget bounds what one service sends as well as what it
+    // builds: one send of --high-water queued bytes is a turn's worth of
+    // kernel copying.  What is left goes on a later turn (settle).
+    const std::uint64_t budget = loop_.options().write_budget;
+    std::size_t allowed = b.readable();
+    if (budget != 0) {
+      if (turn_sent_ >= budget) return;
+      allowed = std::min<std::size_t>(allowed, budget - turn_sent_);
+    }
+    const ssize_t n = ::send(fd_.get(), b.peek(), allowed, MSG_NOSIGNAL);
     if (n >= 0) {
       const auto sent = static_cast<std::size_t>(n);
-      const bool partial = sent < b.readable();
+      const bool partial = sent < allowed;
+      turn_sent_ += sent;
+      count_sent(b, sent);
       b.consume(sent);
       // The reply left now, not at the start of the turn: idleness counts
       // from here (a vDSO clock read, no system call).
@@ -397,25 +319,31 @@ void connection::send_from(buffer& b) {
 }
 
 void connection::settle() {
-  if (phase_ == phase::serving) {
-    const bool owed = sleeping_ || !out_.empty();
-    if (!owed && peer_eof_) {
-      // Half-close: every reply has been sent; the peer cannot send more.
-      phase_ = phase::done;
-    } else if (!owed && loop_.draining() && !final_read_) {
+  // Every frame fully received is owed a reply: a half-closed or draining
+  // connection ends only once nothing is owed (frames still in in_ included).
+  if (phase_ == phase::serving && !owes_reply()) {
+    if (peer_eof_) {
+      phase_ = phase::done;  // half-close: all answered; the peer cannot send more
+    } else if (loop_.draining() && !final_read_) {
       start_linger();
     }
   }
-  if (phase_ == phase::closing && out_.empty()) start_linger();
+  if (phase_ == phase::closing && !output_queued()) start_linger();
   if (phase_ == phase::done) return;
 
-  if (loop_.edge()) {
-    if (more_input_ && !queued_ && (can_read() || phase_ == phase::lingering)) {
-      queued_ = true;
-      loop_.schedule_ready(*this);
-    }
-    return;
+  // Work no event will announce: frames already in in_ that can be answered
+  // now (left by the write budget, or held by a pause that flush cleared),
+  // or, edge-triggered, input left in the socket or output left unsent.
+  const bool answerable = may_answer() && has_complete_frame();
+  const bool unread = loop_.edge() && more_input_ && (can_read() || phase_ == phase::lingering);
+  // Output the write budget held back: edge-triggered, no new edge will come
+  // (level-triggered pollers report it writable again).
+  const bool unsent = loop_.edge() && output_queued() && !write_blocked_;
+  if ((answerable || unread || unsent) && !queued_) {
+    queued_ = true;
+    loop_.schedule_ready(*this);
   }
+  if (loop_.edge()) return;
   // Level-triggered: register exactly what is wanted, or a paused or
   // half-closed connection would be reported ready on every turn.
   unsigned want = want_urgent;
@@ -427,6 +355,19 @@ void connection::settle() {
   }
 }
 
+std::chrono::milliseconds connection::closing_deadline() const noexcept {
+  const auto& c = loop_.options().common;
+  return std::chrono::milliseconds(c.idle_timeout_ms > 0 ? c.idle_timeout_ms : c.drain_timeout_ms);
+}
+
+void connection::enter_closing() {
+  phase_ = phase::closing;
+  // With idle timeouts on, the idle timer is already running and now applies
+  // the closing deadline; without, a closing connection needs one of its own.
+  if (loop_.options().common.idle_timeout_ms == 0)
+    arm(loop_.now() + closing_deadline() + idle_slack, connection_timer::idle);
+}
+
 void connection::start_linger() {
   if (peer_eof_) {
     phase_ = phase::done;  // the peer already closed its side: nothing to wait for
@@ -435,7 +376,18 @@ void connection::start_linger() {
   ::shutdown(fd_.get(), SHUT_WR);
   phase_ = phase::lingering;
   more_input_ = true;  // drain what the peer sent meanwhile
-  loop_.schedule(loop_.now() + linger_time, connection_timer::linger, *this);
+  arm(loop_.now() + linger_time, connection_timer::linger);
+}
+
+void connection::arm_idle_timer() {
+  const auto idle = std::chrono::milliseconds(loop_.options().common.idle_timeout_ms);
+  arm(last_active_ + idle + idle_slack, connection_timer::idle);
+}
+
+void connection::arm(std::chrono::steady_clock::time_point when, connection_timer which) {
+  // One pending timer per kind: a new one replaces (cancels) the old.
+  auto& h = timers_[static_cast<std::size_t>(which)];
+  h = loop_.schedule(when, which, *this, h);
 }
 
 void connection::fail() noexcept {

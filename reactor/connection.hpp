@@ -12,12 +12,14 @@
 // The connection never destroys itself: it moves to phase::done and the event
 // loop, which owns it, reaps it after the call returns.
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <span>
 
 #include "reactor/buffer.hpp"
 #include "reactor/poller.hpp"
+#include "reactor/timer_queue.hpp"
 #include "base/unique_fd.hpp"
 
 namespace ioduel::reactor {
@@ -37,7 +39,8 @@ class connection {
   // The events registered when the connection is added to the poller.
   static unsigned initial_interest(bool edge) noexcept;
 
-  connection(event_loop& loop, unique_fd fd, std::uint32_t generation, unsigned registered);
+  connection(event_loop& loop, unique_fd fd, std::uint32_t generation, unsigned registered,
+             std::uint64_t accepted_turn);
   connection(const connection&) = delete;
   connection& operator=(const connection&) = delete;
 
@@ -45,20 +48,52 @@ class connection {
   std::uint32_t generation() const noexcept { return generation_; }
   bool finished() const noexcept { return phase_ == phase::done; }
   bool failed() const noexcept { return failed_; }
+  // Its pending timers, one per kind at most, cancelled when it is reaped.
+  const std::array<timer_queue::handle, 4>& timers() const noexcept { return timers_; }
+  // The loop turn that accepted it: events of that turn's batch are stale
+  // (they were for an earlier connection on the same descriptor).
+  std::uint64_t accepted_turn() const noexcept { return accepted_turn_; }
 
   void on_event(const ready_event& ev);
   void on_ready();  // a turn the loop promised (edge mode: input left unread)
   void on_timer(connection_timer which);
   void begin_drain();  // the server is stopping: answer what was received, then close
+  // An allocation for this connection failed: free what it holds, queue an
+  // ERROR reply if that can be had, and close; nothing else is affected.
+  void on_alloc_failure() noexcept;
+  // Starts the --idle-timeout-ms checks (the loop calls it once, at accept).
+  void arm_idle_timer();
 
  private:
+  // Sizes shared by the transport (connection.cpp) and the framing
+  // (connection_frames.cpp).
+  // The stack buffer behind each readv: large enough that one call usually
+  // drains the socket, free for a connection that keeps nothing.
+  static constexpr std::size_t extra_size = 64 * 1024;
+  // While frames wait (behind a SLEEP, or past the turn's output budget),
+  // read ahead at most this much.
+  static constexpr std::size_t held_input_cap = 64 * 1024;
+  // A declared frame gets at most this much room beyond the bytes that have
+  // landed (and at most as much again as has landed): a header alone must
+  // not reserve up to --max-frame.
+  static constexpr std::size_t reserve_step = 64 * 1024;
+
   enum class phase : std::uint8_t {
     serving,    // reading requests and answering them
-    closing,    // an ERROR reply is the last thing owed: flush it, then linger
+    closing,    // an ERROR reply is the last thing owed: flush it (with a deadline), then linger
     lingering,  // write side shut; discarding input until the peer closes
     done,       // to be reaped
   };
 
+  // Derived states: what is owed and what can be done now, from the buffers.
+  bool has_complete_frame() const noexcept;  // in_ holds a frame (or a bad one) to answer
+  bool output_queued() const noexcept { return !out_.empty(); }
+  bool owes_reply() const noexcept { return sleeping_ || has_complete_frame() || output_queued(); }
+  bool may_answer() const noexcept;
+  bool out_of_turn_budget() const noexcept;
+  std::chrono::milliseconds closing_deadline() const noexcept;
+
+  void begin_service() noexcept { turn_output_ = turn_sent_ = 0; }  // a fresh write budget
   void pump(bool try_read);
   bool can_read() const noexcept;
   void read_input();
@@ -73,16 +108,24 @@ class connection {
   buffer& reply_target() noexcept;
   void flush();
   void send_from(buffer& b);
+  void count_sent(const buffer& b, std::size_t sent) noexcept;
   void settle();
+  void enter_closing();
   void start_linger();
   void fail() noexcept;
+  void arm(std::chrono::steady_clock::time_point when, connection_timer which);
 
   event_loop& loop_;
   unique_fd fd_;
   buffer in_;   // received bytes not yet handled (a partial frame, or frames waiting their turn)
   buffer out_;  // replies the socket has not taken yet
   std::chrono::steady_clock::time_point last_active_;
+  std::array<timer_queue::handle, 4> timers_{};  // by connection_timer
   std::uint64_t sleep_id_ = 0;  // id of the SLEEP whose timer is pending
+  std::uint64_t accepted_turn_;
+  std::uint64_t turn_output_ = 0;  // reply bytes built in this service (the write budget)
+  std::uint64_t turn_sent_ = 0;    // bytes sent in this service (the write budget)
+  std::size_t sending_left_ = 0;   // bytes of the reply being sent still to go (frames_out when sent)
   std::uint32_t generation_;
   unsigned registered_;          // interest registered with a level-triggered poller
   phase phase_ = phase::serving;
@@ -92,11 +135,10 @@ class connection {
   bool write_blocked_ = false;   // the socket refused bytes; wait for writability
   bool output_paused_ = false;   // out_ passed --high-water; no reading until half drained
   bool more_input_ = false;      // reading stopped with data possibly left in the socket
-  bool urgent_seen_ = false;     // TCP urgent data seen: a read may stop short at the mark
+  bool urgent_mark_ = false;     // urgent data reported: reads may stop short at the mark until EAGAIN
   bool eof_pending_ = false;     // the poller saw the peer's FIN: read on until it shows
   bool queued_ = false;          // in the loop's ready list
   bool final_read_ = false;      // the one read allowed while starting to drain
-  bool release_pending_ = false; // a timer will free in_'s big storage if it is still empty
 };
 
 }  // namespace ioduel::reactor

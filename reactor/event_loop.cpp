@@ -38,9 +38,14 @@ unique_fd checked(int fd, const char* what) {
 }  // namespace
 
 event_loop::event_loop(server& owner, unique_fd listener, bool handles_signals)
+    : event_loop(owner, std::move(listener), handles_signals,
+                 make_poller(owner.options().poller, owner.options().trigger)) {}
+
+event_loop::event_loop(server& owner, unique_fd listener, bool handles_signals,
+                       std::unique_ptr<poller> demux)
     : owner_(owner),
       opts_(owner.options()),
-      poller_(make_poller(opts_.poller, opts_.trigger)),
+      poller_(std::move(demux)),
       edge_(poller_->edge_triggered()),
       acceptor_(std::move(listener)),
       timer_fd_(checked(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC),
@@ -73,7 +78,7 @@ void event_loop::run() {
     events_.clear();
     poller_->wait(ready_.empty() ? -1 : 0, events_);
     now_ = clock::now();
-    turn_generation_ = next_generation_;
+    ++turn_;
     for (const ready_event& ev : events_) dispatch(ev);
     serve_ready();
     if (auto next = timers_.next_deadline(); next && *next <= now_)
@@ -116,9 +121,8 @@ void event_loop::dispatch(const ready_event& ev) {
     // A connection accepted during this turn cannot have events in this
     // batch: they belong to an earlier connection closed this turn that had
     // the same descriptor (a stale hang-up must not close the new one).
-    if (c.generation() - turn_generation_ < 0x8000'0000u) return;
-    c.on_event(ev);
-    reap(c);
+    if (c.accepted_turn() == turn_) return;
+    serve_connection(c, [&ev](connection& conn) { conn.on_event(ev); });
   }
 }
 
@@ -174,25 +178,44 @@ void event_loop::adopt(unique_fd fd) {
     return;
   }
   const auto slot = static_cast<std::size_t>(fd.get());
-  if (slot >= conns_.size()) conns_.resize(slot + 1);
-  conns_[slot] = std::make_unique<connection>(*this, std::move(fd), next_generation_++, interest);
+  try {
+    if (slot >= conns_.size()) conns_.resize(slot + 1);
+    conns_[slot] = std::make_unique<connection>(*this, std::move(fd), next_generation_++, interest, turn_);
+    if (opts_.common.idle_timeout_ms > 0) conns_[slot]->arm_idle_timer();
+  } catch (const std::bad_alloc&) {
+    // No memory for one more connection: turn this one away, keep the others.
+    poller_->remove(static_cast<int>(slot));
+    if (slot < conns_.size()) conns_[slot].reset();
+    owner_.connection_closed();
+    counters_.connections_rejected.add_local();
+    return;
+  }
   if (next_generation_ == 0) next_generation_ = 1;
   ++open_;
   counters_.connections_accepted.add_local();
-  if (opts_.common.idle_timeout_ms > 0)
-    schedule(now_ + std::chrono::milliseconds(opts_.common.idle_timeout_ms) + connection::idle_slack,
-             connection_timer::idle, *conns_[slot]);
 }
 
 void event_loop::reap(connection& c) {
   if (!c.finished()) return;
   const int fd = c.fd();
+  // Its timers go with it, so the heap holds only open connections' timers.
+  for (const timer_queue::handle h : c.timers()) timers_.cancel(h);
   poller_->remove(fd);
   counters_.connections_closed.add_local();
   if (c.failed()) counters_.connections_failed.add_local();
   owner_.connection_closed();
   --open_;
   conns_[static_cast<std::size_t>(fd)].reset();
+}
+
+template <class Handler>
+void event_loop::serve_connection(connection& c, Handler&& handler) {
+  try {
+    handler(c);
+  } catch (const std::bad_alloc&) {
+    c.on_alloc_failure();
+  }
+  reap(c);
 }
 
 connection* event_loop::find(int fd, std::uint32_t generation) noexcept {
@@ -205,8 +228,10 @@ void event_loop::schedule_ready(const connection& c) {
   ready_.emplace_back(c.fd(), c.generation());
 }
 
-void event_loop::schedule(clock::time_point when, connection_timer which, const connection& c) {
-  timers_.schedule(when, make_cookie(static_cast<unsigned>(which), c.fd(), c.generation()));
+timer_queue::handle event_loop::schedule(clock::time_point when, connection_timer which,
+                                         const connection& c, timer_queue::handle replaces) {
+  timers_.cancel(replaces);
+  return timers_.schedule(when, make_cookie(static_cast<unsigned>(which), c.fd(), c.generation()));
 }
 
 void event_loop::serve_ready() {
@@ -214,10 +239,8 @@ void event_loop::serve_ready() {
   // others have had theirs.
   serving_.swap(ready_);
   for (const auto& [fd, generation] : serving_) {
-    if (connection* c = find(fd, generation)) {
-      c->on_ready();
-      reap(*c);
-    }
+    if (connection* c = find(fd, generation))
+      serve_connection(*c, [](connection& conn) { conn.on_ready(); });
   }
   serving_.clear();
 }
@@ -233,10 +256,8 @@ void event_loop::on_timer(std::uint64_t cookie) {
     return;
   }
   const int fd = static_cast<int>((cookie >> 8) & 0xFFFFFF);
-  if (connection* c = find(fd, static_cast<std::uint32_t>(cookie >> 32))) {
-    c->on_timer(static_cast<connection_timer>(kind));
-    reap(*c);
-  }
+  if (connection* c = find(fd, static_cast<std::uint32_t>(cookie >> 32)))
+    serve_connection(*c, [kind](connection& conn) { conn.on_timer(static_cast<connection_timer>(kind)); });
 }
 
 void event_loop::arm_timer() {
@@ -261,10 +282,7 @@ void event_loop::start_drain() {
   timers_.schedule(now_ + std::chrono::milliseconds(opts_.common.drain_timeout_ms),
                    make_cookie(static_cast<unsigned>(loop_timer::drain_deadline), 0, 0));
   for (std::size_t i = 0; i < conns_.size(); ++i) {
-    if (connection* c = conns_[i].get()) {
-      c->begin_drain();
-      reap(*c);
-    }
+    if (connection* c = conns_[i].get()) serve_connection(*c, [](connection& conn) { conn.begin_drain(); });
   }
 }
 

@@ -39,6 +39,8 @@ class event_loop {
   // The loop that handles signals owns the signalfd (the signals must already
   // be blocked in every thread).
   event_loop(server& owner, unique_fd listener, bool handles_signals);
+  // With a poller of the caller's (the unit tests' fake poller).
+  event_loop(server& owner, unique_fd listener, bool handles_signals, std::unique_ptr<poller> demux);
   ~event_loop();
   event_loop(const event_loop&) = delete;
   event_loop& operator=(const event_loop&) = delete;
@@ -58,8 +60,12 @@ class event_loop {
   clock::time_point now() const noexcept { return now_; }
   bool draining() const noexcept { return draining_; }
   void schedule_ready(const connection& c);
-  void schedule(clock::time_point when, connection_timer which, const connection& c);
+  // Schedules a connection's timer, cancelling `replaces` (its previous one
+  // of that kind, fired or not); returns the new timer's handle.
+  timer_queue::handle schedule(clock::time_point when, connection_timer which, const connection& c,
+                               timer_queue::handle replaces = 0);
   std::string stats_json() const;
+  bool timer_pending(timer_queue::handle h) const noexcept { return timers_.pending(h); }
 
  private:
   enum class loop_timer : std::uint8_t { drain_deadline = 16, accept_retry };
@@ -78,6 +84,10 @@ class event_loop {
   void read_signals();
   void add_internal(const unique_fd& fd);
   connection* find(int fd, std::uint32_t generation) noexcept;
+  // Runs one of a connection's handlers; an allocation failure in it is that
+  // connection's alone (closed with an ERROR reply if possible), not the loop's.
+  template <class Handler>
+  void serve_connection(connection& c, Handler&& handler);
 
   server& owner_;
   const reactor_options& opts_;
@@ -92,7 +102,7 @@ class event_loop {
   std::vector<std::unique_ptr<connection>> conns_;  // by descriptor
   std::size_t open_ = 0;
   std::uint32_t next_generation_ = 1;
-  std::uint32_t turn_generation_ = 1;  // next_generation_ when this turn's wait returned
+  std::uint64_t turn_ = 0;  // counts turns; 64 bits never wrap, unlike a generation
   std::vector<std::pair<int, std::uint32_t>> ready_, serving_;  // (fd, generation)
   std::vector<ready_event> events_;
   buffer scratch_;

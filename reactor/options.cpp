@@ -31,6 +31,9 @@ void add_reactor_options(CLI::App& app, reactor_options& o) {
   app.add_option("--read-budget", o.read_budget,
                  "bytes one connection may read per loop turn (0 = until the socket is empty)")
       ->capture_default_str();
+  app.add_option("--write-budget", o.write_budget,
+                 "reply bytes one connection may build, and bytes it may send, per loop turn; at least one reply (0 = no limit)")
+      ->capture_default_str();
 }
 
 std::optional<int> parse_reactor_command_line(int argc, char** argv, reactor_options& opts) {

@@ -2,6 +2,7 @@
 // or send urgent data.  The server must shrug each off and keep serving.
 #include <boost/test/unit_test.hpp>
 
+#include "flow_control.hpp"
 #include "server_fixture.hpp"
 
 namespace ioduel::testing {
@@ -117,26 +118,12 @@ BOOST_FIXTURE_TEST_CASE(client_that_never_reads_costs_bounded_memory, server_fix
   for (int i = 0; i < 200; ++i) requests += request::source(3, max).wire();
   hog.send_raw(requests);  // uncounted: the server reads only as far as it answers
   // Wait until the server has started answering the hog and then stopped
-  // making progress on it: its bytes out non-zero and unchanged over two asks
-  // 100 ms apart.  The control connection's own replies (the STATS among
-  // them) count in bytes_out too: take them off, as the ledger has them, or
-  // the figure never stands still.
-  std::uint64_t last_out = ~0ull;
-  bool settled = false;
-  const auto deadline = clock_type::now() + scaled(10s);
-  for (std::uint64_t id = 10; clock_type::now() < deadline; ++id) {
-    traffic_ledger before;
-    const std::uint64_t out = control.stats(id, &before).value("bytes_out", 0ull) - before.bytes_out;
-    if (out > 0 && out == last_out) {
-      settled = true;
-      break;
-    }
-    last_out = out;
-    BOOST_TEST(control.silent_for(100ms), name() << ": unsolicited bytes on the control connection");
-  }
+  // making progress on it (flow::wait_until_held_back).
+  std::uint64_t id = 10;
+  const flow::held_back h = flow::wait_until_held_back(*this, control, id);
   // Not settled is no failure in itself (the bound below judges a server that
   // keeps building replies); never starting to answer is.
-  BOOST_TEST((settled || (last_out != ~0ull && last_out > 0)),
+  BOOST_TEST((h.settled || (h.last != ~0ull && h.last > 0)),
              name() << ": no reply to the hog's requests after " << scaled(10s).count() << " ms");
   const auto m = server().sample();
   // Output above --high-water, plus one reply built whole, plus the input

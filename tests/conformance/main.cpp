@@ -7,7 +7,8 @@ namespace ioduel::testing {
 
 // The suites of this module, renamed at start-up to "CONFIG:SUITE" so that
 // every failure line names the configuration as well as the case.
-constexpr const char* suites[] = {"wire", "bad_input", "broken_peers", "limits", "raw_echo", "stop", "drain", "deadlines"};
+constexpr const char* suites[] = {"wire",  "bad_input", "broken_peers", "limits",       "raw_echo",
+                                  "stop",  "drain",     "deadlines",    "flow_control", "resources"};
 
 struct conformance_setup {
   conformance_setup() {

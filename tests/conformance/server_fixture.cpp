@@ -135,6 +135,7 @@ void server_fixture::start(options opts) {
     drain_ = std::chrono::milliseconds(std::stoul(drain_flag[1]));
   }
   launch.nofile_limit = opts_.nofile_limit;
+  launch.address_space_limit = opts_.address_space_limit;
   launch.start_timeout = scaled(10s);
   server_.emplace(launch);
 }

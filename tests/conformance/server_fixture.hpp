@@ -54,6 +54,7 @@ class server_fixture {
   struct options {
     std::vector<std::string> flags;           // added to the configuration's
     std::optional<std::uint64_t> nofile_limit;
+    std::optional<std::uint64_t> address_space_limit;  // RLIMIT_AS, bytes
     std::uint32_t max_frame = protocol::default_max_frame;  // to parse replies with
     bool raw_echo = false;                    // started with --mode raw-echo
   };

@@ -80,4 +80,46 @@ BOOST_AUTO_TEST_CASE(many_timers_come_out_sorted) {
   BOOST_TEST(q.empty());
 }
 
+BOOST_AUTO_TEST_CASE(cancelled_timers_leave_the_heap_and_never_fire) {
+  const auto t = timer_queue::clock::time_point{} + 1h;
+  timer_queue q;
+  std::vector<timer_queue::handle> handles;
+  for (std::uint64_t i = 0; i < 1000; ++i) handles.push_back(q.schedule(t + std::chrono::milliseconds(i % 97), i));
+  for (std::uint64_t i = 0; i < 1000; i += 2) q.cancel(handles[i]);
+  BOOST_TEST(q.size() == 500u);
+  std::vector<std::uint64_t> fired;
+  q.expire(t + 1s, [&](std::uint64_t c) { fired.push_back(c); });
+  BOOST_TEST(fired.size() == 500u);
+  for (std::size_t k = 0; k < fired.size(); ++k) {
+    BOOST_TEST(fired[k] % 2 == 1u);
+    if (k > 0) BOOST_TEST((fired[k - 1] % 97 < fired[k] % 97 || (fired[k - 1] % 97 == fired[k] % 97 && fired[k - 1] < fired[k])));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(stale_handles_cancel_nothing) {
+  const auto t = timer_queue::clock::time_point{} + 1h;
+  timer_queue q;
+  const auto first = q.schedule(t, 1);
+  q.expire(t, [](std::uint64_t) {});
+  const auto second = q.schedule(t + 1ms, 2);  // reuses the first's slot
+  BOOST_TEST(!q.pending(first));
+  BOOST_TEST(q.pending(second));
+  q.cancel(first);                             // fired already: stale
+  q.cancel(0);
+  BOOST_TEST(q.size() == 1u);
+  q.cancel(second);
+  BOOST_TEST(!q.pending(second));
+  q.cancel(second);
+  BOOST_TEST(q.empty());
+}
+
+BOOST_AUTO_TEST_CASE(churn_keeps_the_heap_at_the_live_timers) {
+  // Connections that come and go, each cancelling its timer: the heap does
+  // not grow with the number that ever lived.
+  const auto t = timer_queue::clock::time_point{} + 1h;
+  timer_queue q;
+  for (int i = 0; i < 100000; ++i) q.cancel(q.schedule(t + 60s, static_cast<std::uint64_t>(i)));
+  BOOST_TEST(q.empty());
+}
+
 BOOST_AUTO_TEST_SUITE_END()

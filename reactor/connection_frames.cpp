@@ -1,0 +1,197 @@
+// connection, the framed-session half: frames decoded where they lie,
+// answered into the loop's scratch buffer (or behind queued output), the two
+// budgets that bound one service (--high-water of output in hand and
+// --write-budget of replies built per turn), replies counted as they are
+// sent, and the ERROR reply for a connection the server has no memory for.  connection.cpp holds the
+// transport half (socket I/O, lifecycle, poller interest).
+#include <algorithm>
+
+#include "protocol/dispatch.hpp"
+#include "protocol/parser.hpp"
+#include "reactor/connection.hpp"
+#include "reactor/event_loop.hpp"
+
+namespace ioduel::reactor {
+
+namespace {
+
+protocol::parse_options parse_options_of(const reactor_options& opts) noexcept {
+  return {opts.common.max_frame, protocol::role::server};
+}
+
+bool raw_mode(const reactor_options& opts) noexcept {
+  return opts.common.mode == protocol::server_mode::raw_echo;
+}
+
+}  // namespace
+
+bool connection::has_complete_frame() const noexcept {
+  if (phase_ != phase::serving || in_.empty()) return false;
+  if (raw_mode(loop_.options())) return true;
+  // A bad frame counts: its ERROR reply is owed.  Looks at the header only.
+  return protocol::decode_frame(in_.view(), parse_options_of(loop_.options())).what !=
+         protocol::decode_result::status::need_more;
+}
+
+bool connection::may_answer() const noexcept {
+  return phase_ == phase::serving && !sleeping_ && !output_paused_ && !failed_;
+}
+
+bool connection::out_of_turn_budget() const noexcept {
+  const std::uint64_t budget = loop_.options().write_budget;
+  return budget != 0 && turn_output_ >= budget;
+}
+
+void connection::handle_buffered() {
+  if (!may_answer() || in_.empty()) return;
+  in_.consume(serve_bytes(in_.view()));
+}
+
+void connection::serve_from_stack(std::span<const char> data) {
+  std::size_t used = 0;
+  if (may_answer()) used = serve_bytes(data);
+  const auto rest = data.subspan(used);
+  if (rest.empty()) return;
+  // in_ is empty here.  Room for the partial frame's payload as it lands,
+  // capped (reserve_partial grows it as more arrives).
+  const std::size_t need = partial_frame_size(rest);
+  in_.reserve(need > rest.size() ? std::min(need, rest.size() + reserve_step) : rest.size());
+  in_.append(rest);
+}
+
+std::size_t connection::partial_frame_size(std::span<const char> data) const noexcept {
+  // Only a frame that will be read on: not in raw mode, not while a SLEEP
+  // holds input back (read-ahead is capped then), never for a bad header
+  // (an oversized frame's payload is not read, so no room is made for it).
+  const auto& opts = loop_.options();
+  if (phase_ != phase::serving || sleeping_ || raw_mode(opts)) return 0;
+  const auto r = protocol::decode_frame(data, parse_options_of(opts));
+  if (r.what != protocol::decode_result::status::need_more) return 0;
+  return r.needed;  // the header alone until the header is in
+}
+
+void connection::reserve_partial() {
+  if (in_.empty()) return;
+  const std::size_t need = partial_frame_size(in_.view());
+  const std::size_t have = in_.readable();
+  if (need <= have) return;
+  // Grow with what has landed (doubling, at least a step ahead), never past
+  // the frame: a header that declares 1 MiB and sends one byte holds 64 KiB.
+  // reserve() compacts (moving a read's worth at most) or grows exactly, so
+  // the payload still to come lands in place; growth moves what is there,
+  // about once more the frame in all.
+  in_.reserve(std::min(need, std::max(2 * have, have + reserve_step)));
+}
+
+std::size_t connection::serve_bytes(std::span<const char> data) {
+  std::size_t used = 0;
+  for (;;) {
+    bool full = false;
+    used += handle_frames(data.subspan(used), full);
+    if (!full) return used;
+    // Output reached --high-water: send it, and go on only if the socket took it.
+    flush();
+    if (!out_.empty() || failed_) return used;
+  }
+}
+
+std::size_t connection::handle_frames(std::span<const char> data, bool& full) {
+  const auto& opts = loop_.options();
+  auto& c = loop_.counters();
+  buffer& out = reply_target();
+  if (raw_mode(opts)) {
+    // The read budget bounds raw output too: it is the input, echoed.
+    out.append(data);
+    turn_output_ += data.size();
+    full = out.readable() >= opts.common.high_water;
+    return data.size();
+  }
+  const auto popts = parse_options_of(opts);
+  std::size_t used = 0;
+  while (phase_ == phase::serving && !sleeping_) {
+    if (out.readable() >= opts.common.high_water) {
+      full = true;
+      break;
+    }
+    // This connection has had its share of the turn; settle() brings it back
+    // on the next one, after the others.
+    if (out_of_turn_budget()) break;
+    const auto r = protocol::decode_frame(data.subspan(used), popts);
+    if (r.what == protocol::decode_result::status::need_more) break;
+    const std::size_t before = out.readable();
+    if (r.what == protocol::decode_result::status::error) {
+      // Replies owed for earlier frames are already queued ahead of this one.
+      protocol::append_error_reply(out, r.failure.id(), r.failure.message(popts));
+      c.protocol_errors.add_local();
+      enter_closing();
+      used = data.size();  // nothing after a bad frame is read as a frame
+      break;
+    }
+    used += r.consumed;
+    c.frames_in.add_local();
+    c.bytes_in.add_local(r.consumed);
+    const auto outcome =
+        protocol::answer_request(r.f, out, [this] { return loop_.stats_json(); });
+    turn_output_ += out.readable() - before;
+    if (outcome.deferred) {
+      sleeping_ = true;
+      sleep_id_ = r.f.hdr.id;
+      arm(loop_.now() + std::chrono::microseconds(outcome.sleep_us), connection_timer::sleep);
+      break;
+    }
+  }
+  return used;
+}
+
+buffer& connection::reply_target() noexcept {
+  // Replies go straight to the loop's scratch buffer unless output is already
+  // queued, in which case they must queue behind it.
+  return out_.empty() ? loop_.scratch() : out_;
+}
+
+void connection::count_sent(const buffer& b, std::size_t sent) noexcept {
+  // frames_out and bytes_out count what the socket took (docs/protocol.md).
+  // Replies are built whole, so each reply's header is in `b` when its first
+  // byte goes; sending_left_ carries a reply cut by a partial send.
+  auto& c = loop_.counters();
+  c.bytes_out.add_local(sent);
+  if (loop_.options().common.mode == protocol::server_mode::raw_echo) return;
+  const char* p = b.peek();
+  for (std::size_t pos = 0; pos < sent;) {
+    if (sending_left_ == 0)
+      sending_left_ = protocol::header_size + protocol::load_be32(p + pos + 4);
+    const std::size_t take = std::min(sending_left_, sent - pos);
+    pos += take;
+    sending_left_ -= take;
+    if (sending_left_ == 0) c.frames_out.add_local();
+  }
+}
+
+void connection::on_alloc_failure() noexcept {
+  // Whatever was being built for this connection is incomplete: drop it, and
+  // the input that asked for it.
+  loop_.scratch().clear();
+  in_.clear();
+  in_.release_if_empty();
+  if (phase_ == phase::done) return;
+  if (phase_ == phase::lingering || sending_left_ != 0) {
+    // Lingering owes nothing; a reply cut mid-way cannot be followed by a
+    // clean ERROR frame.  Close.
+    fail();
+    return;
+  }
+  out_.clear();
+  out_.release_if_empty();
+  sleeping_ = false;
+  try {
+    protocol::append_error_reply(out_, 0, "out of memory: the server cannot hold this connection's data");
+    loop_.counters().protocol_errors.add_local();
+    if (phase_ == phase::serving) enter_closing();
+    flush();
+    settle();
+  } catch (const std::bad_alloc&) {
+    fail();
+  }
+}
+
+}  // namespace ioduel::reactor

@@ -1,0 +1,80 @@
+#pragma once
+// Helpers shared by the flow-control and resource cases (issue 12).
+#include <sys/socket.h>
+
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "server_fixture.hpp"
+
+namespace ioduel::testing::flow {
+
+// Known failures: the proactor configurations (every configuration whose
+// name starts "proactor") do not meet the cases marked with this yet, so the
+// case is skipped there with this message; everywhere else it runs as usual.
+// Issue 13 (the proactor's side of these contracts) removes every mark.
+inline boost::test_tools::assertion_result known_failure_on_proactor_issue_13(boost::unit_test::test_unit_id id) {
+  const auto& cfg = server_config::get();
+  if (cfg.name.rfind("proactor", 0) == 0) {
+    boost::test_tools::assertion_result r(false);
+    r.message() << cfg.name << ": a known failure of the proactor (issue 13)";
+    return r;
+  }
+  return server_available(id);
+}
+
+constexpr std::uint32_t mib = 1u << 20;
+
+// A 64 KiB receive buffer: the server's output backs up after a few replies.
+inline void small_receive_buffer(client& c) {
+  const int size = 64 * 1024;
+  ::setsockopt(c.fd(), SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+}
+
+inline std::vector<request> sources(std::size_t n, std::uint32_t size, std::uint64_t first_id) {
+  std::vector<request> batch;
+  for (std::size_t i = 0; i < n; ++i) batch.push_back(request::source(first_id + i, size));
+  return batch;
+}
+
+// Asks STATS on `control` until the server's bytes_out, less the control
+// connection's own replies, is non-zero and unchanged over two looks 100 ms
+// apart: the server has answered what it could and is held back.  `last` is
+// the last figure seen (~0 if STATS was never answered).
+struct held_back {
+  bool settled = false;
+  std::uint64_t last = ~0ull;
+};
+inline held_back wait_until_held_back(server_fixture& f, client& control, std::uint64_t& id) {
+  held_back h;
+  const auto deadline = clock_type::now() + scaled(10s);
+  while (clock_type::now() < deadline) {
+    traffic_ledger before;
+    const std::uint64_t out = control.stats(id++, &before).value("bytes_out", 0ull) - before.bytes_out;
+    if (out > 0 && out == h.last) {
+      h.settled = true;
+      return h;
+    }
+    h.last = out;
+    BOOST_TEST(control.silent_for(100ms), f.name() << ": unsolicited bytes on the control connection");
+  }
+  return h;
+}
+
+// /proc/PID/status's VmSize: the address space the server holds.
+inline std::uint64_t address_space(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string key;
+  std::uint64_t kib = 0;
+  while (in >> key) {
+    if (key == "VmSize:") {
+      in >> kib;
+      return kib << 10;
+    }
+    in.ignore(1 << 12, '\n');
+  }
+  return 0;
+}
+
+}  // namespace ioduel::testing::flow
