@@ -78,7 +78,7 @@ BOOST_FIXTURE_TEST_CASE(half_close_while_held_back_answers_every_frame, server_f
 
 // Defect 2, the drain: SIGTERM while a connection is held back past
 // --high-water; every frame it had sent is answered before the close.
-BOOST_FIXTURE_TEST_CASE(sigterm_while_held_back_answers_every_frame, server_fixture, *boost::unit_test::precondition(known_failure_on_proactor_issue_13)) {
+BOOST_FIXTURE_TEST_CASE(sigterm_while_held_back_answers_every_frame, server_fixture, *boost::unit_test::precondition(server_available)) {
   const auto drain = scaled(10s);
   start({"--high-water", "65536", "--drain-timeout-ms", std::to_string(drain.count())});
   client control = connect();
