@@ -4,6 +4,9 @@
 add_library(ioduel_harness STATIC
   ${CMAKE_CURRENT_LIST_DIR}/workload.cpp
   ${CMAKE_CURRENT_LIST_DIR}/engine.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/engine_worker.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/engine_io.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/engine_loop.cpp
   ${CMAKE_CURRENT_LIST_DIR}/stats_client.cpp
   ${CMAKE_CURRENT_LIST_DIR}/report.cpp
   ${CMAKE_CURRENT_LIST_DIR}/json_schema.cpp
