@@ -3,6 +3,7 @@
 # command itself.
 add_library(ioduel_harness STATIC
   ${CMAKE_CURRENT_LIST_DIR}/workload.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/workload_files.cpp
   ${CMAKE_CURRENT_LIST_DIR}/engine.cpp
   ${CMAKE_CURRENT_LIST_DIR}/engine_worker.cpp
   ${CMAKE_CURRENT_LIST_DIR}/engine_io.cpp

@@ -1,5 +1,7 @@
 #include "harness/workload.hpp"
 
+#include "harness/workload_reader.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <fstream>
@@ -13,112 +15,8 @@ namespace ioduel::harness {
 
 namespace {
 
-using json = nlohmann::json;
+using namespace workload_detail;
 namespace proto = ioduel::protocol;
-
-// Walks a JSON object, remembering where it is so that every error names the
-// file and the field, and rejecting fields nobody reads (typos).
-class field_reader {
- public:
-  field_reader(const json& j, std::string origin, std::string path)
-      : j_(j), origin_(std::move(origin)), path_(std::move(path)) {
-    if (!j_.is_object()) fail("", "must be an object, got " + describe(j_));
-  }
-
-  [[noreturn]] void fail(const std::string& field, const std::string& what) const {
-    std::string where = path_;
-    if (!field.empty()) where += (where.empty() ? "" : ".") + field;
-    throw workload_error(origin_ + ": " + (where.empty() ? "" : "field '" + where + "': ") + what);
-  }
-
-  bool has(const std::string& f) const { return j_.contains(f) && !j_.at(f).is_null(); }
-  const json& raw(const std::string& f) const {
-    seen_.insert(f);
-    return j_.at(f);
-  }
-  std::string sub(const std::string& f) const { return path_.empty() ? f : path_ + "." + f; }
-  const std::string& origin() const noexcept { return origin_; }
-
-  std::string str(const std::string& f, std::optional<std::string> dflt = std::nullopt) const {
-    if (!has(f)) {
-      if (dflt) return *dflt;
-      fail(f, "is required");
-    }
-    const json& v = raw(f);
-    if (!v.is_string()) fail(f, "must be a string, got " + describe(v));
-    return v.get<std::string>();
-  }
-
-  double number(const std::string& f, std::optional<double> dflt, double lo, double hi) const {
-    if (!has(f)) {
-      if (dflt) return *dflt;
-      fail(f, "is required");
-    }
-    const json& v = raw(f);
-    if (!v.is_number()) fail(f, "must be a number, got " + describe(v));
-    const double d = v.get<double>();
-    if (!(d >= lo && d <= hi))
-      fail(f, "must be between " + fmt(lo) + " and " + fmt(hi) + ", got " + fmt(d));
-    return d;
-  }
-
-  std::uint64_t integer(const std::string& f, std::optional<std::uint64_t> dflt, std::uint64_t lo,
-                        std::uint64_t hi) const {
-    if (!has(f)) {
-      if (dflt) return *dflt;
-      fail(f, "is required");
-    }
-    const json& v = raw(f);
-    if (!v.is_number_integer()) fail(f, "must be an integer, got " + describe(v));
-    if (v.is_number_unsigned() ? false : v.get<std::int64_t>() < 0)
-      fail(f, "must not be negative, got " + v.dump());
-    const auto u = v.get<std::uint64_t>();
-    if (u < lo || u > hi)
-      fail(f, "must be between " + std::to_string(lo) + " and " + std::to_string(hi) + ", got " +
-                  std::to_string(u));
-    return u;
-  }
-
-  bool boolean(const std::string& f, bool dflt) const {
-    if (!has(f)) return dflt;
-    const json& v = raw(f);
-    if (!v.is_boolean()) fail(f, "must be true or false, got " + describe(v));
-    return v.get<bool>();
-  }
-
-  // Call last: any field not read is an error.
-  void no_other_fields(std::initializer_list<const char*> also_allowed = {}) const {
-    for (const auto& item : j_.items()) {
-      // Named, not a structured binding: clang 14 cannot capture those.
-      const std::string& k = item.key();
-      if (seen_.count(k)) continue;
-      if (std::any_of(also_allowed.begin(), also_allowed.end(),
-                      [&k](const char* a) { return k == a; }))
-        continue;
-      if (item.value().is_null()) continue;
-      fail(k, "is not a known field (see docs/workloads.md)");
-    }
-  }
-
-  static std::string describe(const json& v) {
-    std::string s = v.dump();
-    if (s.size() > 40) s = s.substr(0, 37) + "...";
-    return std::string(v.type_name()) + " " + s;
-  }
-  static std::string fmt(double d) {
-    std::ostringstream o;
-    o << std::setprecision(12) << d;
-    return o.str();
-  }
-
- private:
-  const json& j_;
-  std::string origin_;
-  std::string path_;
-  mutable std::set<std::string> seen_;
-};
-
-constexpr double max_payload = proto::default_max_frame;
 
 // "size": 64 | {"uniform": {"min": a, "max": b}} | {"lognormal": {"median": m, "sigma": s, "max": x}}
 distribution parse_distribution(const field_reader& r, const std::string& f, double lo, double hi) {
@@ -306,22 +204,6 @@ trace_spec parse_trace(const field_reader& r, const std::filesystem::path& base_
   return spec;
 }
 
-json merge_patch(json target, const json& patch) {
-  if (patch.is_null()) return target;
-  target.merge_patch(patch);
-  return target;
-}
-
-json read_json_file(const std::filesystem::path& file) {
-  std::ifstream in(file);
-  if (!in) throw workload_error(file.string() + ": cannot be read");
-  try {
-    return json::parse(in);
-  } catch (const json::parse_error& e) {
-    throw workload_error(file.string() + ": not valid JSON: " + e.what());
-  }
-}
-
 }  // namespace
 
 std::uint64_t distribution::sample(rng& r) const noexcept {
@@ -458,128 +340,6 @@ workload parse_workload(const json& j, const std::string& origin,
   for (const auto& g : w.groups) any_active |= g.loop != loop_kind::idle && g.connections > 0;
   if (!any_active) r.fail("", "sends nothing: every group is idle or has no connections");
   return w;
-}
-
-bool is_sweep_parameter(const std::string& name) noexcept {
-  return std::any_of(std::begin(sweep_parameters), std::end(sweep_parameters),
-                     [&name](const char* p) { return name == p; });
-}
-
-void apply_parameter(workload& w, const std::string& parameter, double value) {
-  bool applied = false;
-  auto whole = [&](double lo, double hi) {
-    if (!(value >= lo && value <= hi) || value != std::floor(value))
-      throw workload_error(w.name + ": " + parameter + "=" + field_reader::fmt(value) +
-                           " must be a whole number between " + field_reader::fmt(lo) + " and " +
-                           field_reader::fmt(hi));
-  };
-  if (parameter == "threads") {
-    whole(1, 256);
-    w.threads = static_cast<unsigned>(value);
-    applied = true;
-  }
-  for (auto& g : w.groups) {
-    if (g.loop == loop_kind::idle) continue;
-    if (parameter == "connections") {
-      whole(1, 1'000'000);
-      g.connections = static_cast<std::uint32_t>(value);
-      applied = true;
-    } else if (parameter == "pipeline" && g.loop == loop_kind::closed) {
-      whole(1, 65'536);
-      g.pipeline = static_cast<std::uint32_t>(value);
-      applied = true;
-    } else if (parameter == "rate" && g.loop == loop_kind::open) {
-      if (!(value > 0)) throw workload_error(w.name + ": rate must be positive");
-      g.rate = value;
-      applied = true;
-    } else if (parameter == "size") {
-      whole(0, protocol::default_max_frame);
-      for (auto& e : g.mix)
-        if (e.op != protocol::opcode::sleep) {
-          e.size = distribution::constant(value);
-          applied = true;
-        }
-    }
-  }
-  if (!is_sweep_parameter(parameter))
-    throw workload_error("unknown parameter '" + parameter +
-                         "' (one of connections, pipeline, size, threads, rate)");
-  if (!applied)
-    throw workload_error(w.name + ": parameter '" + parameter + "' applies to none of its groups");
-}
-
-std::vector<workload> load_workload_file(const std::filesystem::path& file,
-                                         const json& overrides) {
-  const json j = merge_patch(read_json_file(file), overrides);
-  const std::string origin = file.string();
-  workload base = parse_workload(j, origin, file.parent_path());
-  base.file = file.string();
-  if (!j.contains("variants") || j.at("variants").is_null()) return {base};
-  const json& v = j.at("variants");
-  if (!v.is_object() || v.size() != 1)
-    throw workload_error(origin + ": field 'variants': must be an object with one parameter, "
-                                  "e.g. {\"connections\": [1, 10, 100]}");
-  const std::string parameter = v.begin().key();
-  const json& values = v.begin().value();
-  if (!is_sweep_parameter(parameter))
-    throw workload_error(origin + ": field 'variants." + parameter +
-                         "': not a parameter (one of connections, pipeline, size, threads, rate)");
-  if (!values.is_array() || values.empty())
-    throw workload_error(origin + ": field 'variants." + parameter + "': must be a non-empty array of numbers");
-  std::vector<workload> out;
-  for (const auto& value : values) {
-    if (!value.is_number())
-      throw workload_error(origin + ": field 'variants." + parameter + "': " + value.dump() +
-                           " is not a number");
-    workload w = base;
-    try {
-      apply_parameter(w, parameter, value.get<double>());
-    } catch (const workload_error& e) {
-      throw workload_error(origin + ": field 'variants': " + e.what());
-    }
-    w.name = base.name + "/" + parameter + "=" + field_reader::fmt(value.get<double>());
-    out.push_back(std::move(w));
-  }
-  return out;
-}
-
-suite load_suite(const std::string& name_or_file, const std::filesystem::path& suites_dir) {
-  std::filesystem::path file = name_or_file;
-  if (!std::filesystem::exists(file)) file = suites_dir / (name_or_file + ".json");
-  if (!std::filesystem::exists(file))
-    throw workload_error("no suite '" + name_or_file + "' (looked for " + file.string() + ")");
-  const json j = read_json_file(file);
-  field_reader r(j, file.string(), "");
-  suite s;
-  s.name = r.str("name");
-  s.description = r.str("description", "");
-  s.repetitions = static_cast<unsigned>(r.integer("repetitions", 1, 1, 1000));
-  const json& servers = r.raw("servers");
-  if (!servers.is_array() || servers.empty()) r.fail("servers", "must be a non-empty array of names");
-  for (const auto& n : servers) {
-    if (!n.is_string()) r.fail("servers", "must hold server names, got " + field_reader::describe(n));
-    s.servers.push_back(n.get<std::string>());
-  }
-  if (!r.has("workloads")) r.fail("workloads", "is required");
-  const json& ws = r.raw("workloads");
-  if (!ws.is_array() || ws.empty()) r.fail("workloads", "must be a non-empty array");
-  for (std::size_t i = 0; i < ws.size(); ++i) {
-    const json& e = ws[i];
-    suite_entry entry;
-    if (e.is_string()) {
-      entry.file = e.get<std::string>();
-      entry.overrides = nullptr;
-    } else {
-      field_reader er(e, file.string(), "workloads[" + std::to_string(i) + "]");
-      entry.file = er.str("file");
-      entry.overrides = er.has("overrides") ? er.raw("overrides") : json(nullptr);
-      er.no_other_fields();
-    }
-    if (entry.file.is_relative()) entry.file = (file.parent_path() / entry.file).lexically_normal();
-    s.workloads.push_back(std::move(entry));
-  }
-  r.no_other_fields({"$comment"});
-  return s;
 }
 
 }  // namespace ioduel::harness
