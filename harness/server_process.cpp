@@ -1,31 +1,23 @@
 #include "harness/server_process.hpp"
 
+#include "harness/spawn_child.hpp"
+
 #include <fcntl.h>
 #include <poll.h>
-#include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
-#include <charconv>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <iterator>
 #include <sstream>
 #include <system_error>
 #include <thread>
-
-#ifndef CLOSE_RANGE_CLOEXEC
-#define CLOSE_RANGE_CLOEXEC (1U << 2)
-#endif
 
 extern char** environ;
 
@@ -107,81 +99,6 @@ process_exit decode_wait_status(int st) {
   return e;
 }
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw std::system_error(errno ? errno : ESRCH, std::generic_category(), path);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-// The number after "Key:" in a /proc status file, or 0 when absent.
-std::uint64_t status_field(const std::string& text, std::string_view key) {
-  std::size_t at = 0;
-  while ((at = text.find(key, at)) != std::string::npos) {
-    if (at == 0 || text[at - 1] == '\n') {
-      std::size_t p = at + key.size();
-      while (p < text.size() && (text[p] == ' ' || text[p] == '\t')) ++p;
-      std::uint64_t v = 0;
-      std::from_chars(text.data() + p, text.data() + text.size(), v);
-      return v;
-    }
-    at += key.size();
-  }
-  return 0;
-}
-
-// Tells the parent why the child could not exec, and exits.
-[[noreturn]] void child_failed(int error_fd) noexcept {
-  const int err = errno;
-  [[maybe_unused]] auto n = ::write(error_fd, &err, sizeof err);
-  ::_exit(127);
-}
-
-// The child's side of the fork: only async-signal-safe calls until execve.
-[[noreturn]] void exec_child(const char* path, char* const* argv, char* const* envp,
-                             int stdout_fd, int stderr_fd, int error_fd, pid_t parent,
-                             const server_launch& launch) {
-  const auto fail = [error_fd] { child_failed(error_fd); };
-  // Die with the thread that started us, so a crashed test leaves no server.
-  if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) fail();
-  if (::getppid() != parent) ::_exit(127);
-
-  const int null_fd = ::open("/dev/null", O_RDONLY);
-  if (null_fd < 0 || ::dup2(null_fd, 0) < 0) fail();
-  if (::dup2(stdout_fd, 1) < 0 || ::dup2(stderr_fd, 2) < 0) fail();
-  // Whatever else we hold (test sockets, other servers' pipes) stays with us.
-  ::syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC);
-
-  // A server must see signals as a fresh process would, whatever we block or ignore.
-  sigset_t none;
-  sigemptyset(&none);
-  ::sigprocmask(SIG_SETMASK, &none, nullptr);
-  for (int sig = 1; sig < NSIG; ++sig)
-    if (sig != SIGKILL && sig != SIGSTOP) ::signal(sig, SIG_DFL);
-
-  if (launch.nofile_limit) {
-    rlimit lim{};
-    if (::getrlimit(RLIMIT_NOFILE, &lim) != 0) fail();
-    lim.rlim_cur = std::min<rlim_t>(*launch.nofile_limit, lim.rlim_max);
-    if (::setrlimit(RLIMIT_NOFILE, &lim) != 0) fail();
-  }
-  if (launch.address_space_limit) {
-    rlimit lim{};
-    if (::getrlimit(RLIMIT_AS, &lim) != 0) fail();
-    lim.rlim_cur = std::min<rlim_t>(*launch.address_space_limit, lim.rlim_max);
-    if (::setrlimit(RLIMIT_AS, &lim) != 0) fail();
-  }
-  if (!launch.cpus.empty()) {
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    for (int cpu : launch.cpus) CPU_SET(cpu, &set);
-    if (::sched_setaffinity(0, sizeof set, &set) != 0) fail();
-  }
-  ::execve(path, argv, envp);
-  child_failed(error_fd);
-}
-
 }  // namespace
 
 std::string process_exit::describe() const {
@@ -194,54 +111,6 @@ std::string process_exit::describe() const {
   }
   if (killed) s += " after SIGKILL (did not stop in time)";
   return s;
-}
-
-process_metrics read_process_metrics(pid_t pid) {
-  const std::string base = "/proc/" + std::to_string(pid);
-  process_metrics m;
-
-  // /proc/PID/stat: "pid (comm) state ppid ..."; comm may hold spaces and
-  // parentheses, so count fields from the last ')'.
-  const std::string stat = read_file(base + "/stat");
-  const auto close_paren = stat.rfind(')');
-  if (close_paren == std::string::npos) throw std::runtime_error("unreadable " + base + "/stat");
-  std::istringstream fields(stat.substr(close_paren + 1));
-  std::vector<std::string> f{std::istream_iterator<std::string>(fields), {}};
-  // After ')': [0] state (field 3), so field N is f[N - 3].
-  if (f.size() < 18) throw std::runtime_error("short " + base + "/stat");
-  const double tick = static_cast<double>(::sysconf(_SC_CLK_TCK));
-  m.user_s = static_cast<double>(std::stoull(f[14 - 3])) / tick;
-  m.system_s = static_cast<double>(std::stoull(f[15 - 3])) / tick;
-  m.threads = static_cast<unsigned>(std::stoul(f[20 - 3]));
-
-  const std::string status = read_file(base + "/status");
-  m.rss_bytes = status_field(status, "VmRSS:") * 1024;
-  m.hwm_bytes = status_field(status, "VmHWM:") * 1024;
-
-  // /proc/PID/status counts switches of the main thread only; sum every thread.
-  std::error_code ec;
-  for (const auto& task : std::filesystem::directory_iterator(base + "/task", ec)) {
-    std::ifstream in(task.path() / "status");
-    if (!in) continue;  // the thread has just exited
-    std::ostringstream s;
-    s << in.rdbuf();
-    m.voluntary_switches += status_field(s.str(), "voluntary_ctxt_switches:");
-    m.involuntary_switches += status_field(s.str(), "nonvoluntary_ctxt_switches:");
-  }
-  return m;
-}
-
-std::map<pid_t, thread_times> read_thread_times(pid_t pid) {
-  std::map<pid_t, thread_times> out;
-  std::error_code ec;
-  for (const auto& task : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
-    // "on-CPU-ns run-queue-ns timeslices"; unreadable once the thread has exited.
-    std::ifstream in(task.path() / "schedstat");
-    thread_times t;
-    if (in >> t.on_cpu_ns >> t.run_queue_ns)
-      out[static_cast<pid_t>(std::stol(task.path().filename().string()))] = t;
-  }
-  return out;
 }
 
 server_start_error::server_start_error(const std::string& what,
@@ -281,7 +150,7 @@ server_process::server_process(const server_launch& launch) {
   const pid_t parent = ::getpid();
   pid_ = ::fork();
   if (pid_ == 0)
-    exec_child(path.c_str(), argv.data(), envp.data(), out[1], stderr_, err[1], parent, launch);
+    detail::exec_child(path.c_str(), argv.data(), envp.data(), out[1], stderr_, err[1], parent, launch);
   const int fork_errno = errno;
   ::close(out[1]);
   ::close(err[1]);
