@@ -229,6 +229,8 @@ engine_outcome run_engine(const workload& w, const endpoint& target, const engin
       go.name = w.groups[g].name;
       go.connections = w.groups[g].connections;
       go.open_loop = w.groups[g].loop == loop_kind::open;
+      if (w.groups[g].loop == loop_kind::closed)
+        go.expected_interval_ns = static_cast<std::int64_t>(w.groups[g].think_us.mean() * 1000);
     } else {
       go.name = "trace";
       go.connections = w.trace->connections;
@@ -274,6 +276,7 @@ engine_outcome run_engine(const workload& w, const endpoint& target, const engin
       out.groups[g].completed += r.group_completed[g];
       out.groups[g].latency.merge(r.latency[g]);
       out.groups[g].latency_uncorrected.merge(r.uncorrected[g]);
+      out.groups[g].latency_co_corrected.merge(r.co_corrected[g]);
     }
   }
   for (const auto& g : out.groups) {

@@ -66,6 +66,10 @@ struct group_outcome {
   std::uint64_t completed = 0;  // in the window
   histogram latency = histogram::nanoseconds();              // from the intended send time
   histogram latency_uncorrected = histogram::nanoseconds();  // from the actual send time (open loop)
+  // Closed loop with a think time: the latency corrected for coordinated
+  // omission with the think time's mean as the expected interval.
+  std::int64_t expected_interval_ns = 0;  // 0: no think time, no correction
+  histogram latency_co_corrected = histogram::nanoseconds();
 };
 
 struct engine_outcome {

@@ -185,6 +185,8 @@ void worker::complete(std::uint32_t i, std::int64_t now) {
     ++result_.group_completed[c.group];
     result_.latency[c.group].record(std::max<std::int64_t>(1, now - p.intended_ns));
     record_interval(p.intended_ns, std::max<std::int64_t>(1, now - p.intended_ns));
+    if (const std::int64_t e = expected_interval_ns_[c.group]; e > 0)
+      result_.co_corrected[c.group].record_with_expected_interval(std::max<std::int64_t>(1, now - p.intended_ns), e);
     result_.uncorrected[c.group].record(std::max<std::int64_t>(1, now - p.sent_ns));
   }
   c.queue.pop();

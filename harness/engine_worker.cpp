@@ -40,6 +40,12 @@ worker::worker(const workload& w, unsigned index, unsigned threads, const sockad
   const std::size_t groups = w.groups.size() + (w.trace ? 1 : 0);
   result_.latency.assign(groups, histogram::nanoseconds());
   result_.uncorrected.assign(groups, histogram::nanoseconds());
+  result_.co_corrected.assign(groups, histogram::nanoseconds());
+  // The correction's expected interval, per group: a closed loop's mean think time.
+  for (std::uint32_t g = 0; g < groups; ++g)
+    expected_interval_ns_.push_back(g < w.groups.size() && w.groups[g].loop == loop_kind::closed
+                                        ? static_cast<std::int64_t>(w.groups[g].think_us.mean() * 1000)
+                                        : 0);
   result_.group_completed.resize(groups);
   // Open-loop arrivals: this thread's share of each group's rate.
   for (std::uint32_t g = 0; g < w.groups.size(); ++g) {

@@ -178,7 +178,7 @@ struct worker_result {
   thread_schedstat sched_at_start, sched;  // sched: over the window
   std::int64_t spin_ns = 0;                // on CPU pacing, over the window
   bool window_started = false, window_ended = false;
-  std::vector<histogram> latency, uncorrected;  // per group
+  std::vector<histogram> latency, uncorrected, co_corrected;  // per group
   // Intended send time to first byte written, of requests intended in the window.
   histogram send_lag = histogram::nanoseconds();
   // Per interval of the window (by intended send time): made when first needed.
@@ -342,6 +342,7 @@ class worker {
   bool draining_ = false;
   std::int64_t start_ns_ = 0, window_start_ = 0, window_end_ = 0, drain_deadline_ = 0;
   std::int64_t spin_ns_ = 0;
+  std::vector<std::int64_t> expected_interval_ns_;  // per group: think time's mean, for the CO correction
   std::int64_t interval_ns_ = 100'000'000, intervals_ = 1;
   worker_result result_;
 };

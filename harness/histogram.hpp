@@ -52,6 +52,16 @@ class histogram {
     total_ += n;
   }
 
+  // HdrHistogram's correction for coordinated omission: records v, and when
+  // v exceeds the expected interval between requests, the values the
+  // requests that would have been sent meanwhile would have seen (v - e,
+  // v - 2e, ... down to e).  expected <= 0 records v alone.
+  void record_with_expected_interval(std::int64_t v, std::int64_t expected) noexcept {
+    record(v);
+    if (expected <= 0) return;
+    for (std::int64_t missing = v - expected; missing >= expected; missing -= expected) record(missing);
+  }
+
   // Adds other's counts.  Histograms with the same layout add bucket by
   // bucket; otherwise each of other's buckets is recorded at its lowest value
   // (clamped like record()).

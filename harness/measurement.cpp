@@ -54,7 +54,11 @@ json measurement_json(const engine_outcome& e, unsigned repetition, std::size_t 
                       {"completed", g.completed},
                       {"throughput_rps", e.window_s > 0 ? static_cast<double>(g.completed) / e.window_s : 0.0},
                       {"latency_us", latency_json(g.latency)},
-                      {"latency_uncorrected_us", g.open_loop ? latency_json(g.latency_uncorrected) : json(nullptr)}});
+                      {"latency_uncorrected_us", g.open_loop ? latency_json(g.latency_uncorrected) : json(nullptr)},
+                      {"latency_co_corrected_us",
+                       g.expected_interval_ns > 0 ? latency_json(g.latency_co_corrected) : json(nullptr)},
+                      {"co_expected_interval_us",
+                       g.expected_interval_ns > 0 ? json(static_cast<double>(g.expected_interval_ns) / 1000) : json(nullptr)}});
   return {
       {"repetition", repetition},
       {"position", position},

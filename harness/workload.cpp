@@ -206,6 +206,15 @@ trace_spec parse_trace(const field_reader& r, const std::filesystem::path& base_
 
 }  // namespace
 
+double distribution::mean() const noexcept {
+  switch (shape) {
+    case kind::fixed: return a;
+    case kind::uniform: return (a + b) / 2;
+    case kind::lognormal: return std::min(max, a * std::exp(b * b / 2));
+  }
+  return a;
+}
+
 std::uint64_t distribution::sample(rng& r) const noexcept {
   switch (shape) {
     case kind::fixed:

@@ -36,6 +36,7 @@ struct distribution {
   static distribution constant(double v) { return {kind::fixed, v, 0, v}; }
   std::uint64_t sample(rng& r) const noexcept;
   double largest() const noexcept;
+  double mean() const noexcept;  // lognormal: of the uncapped distribution, capped at max
   nlohmann::json to_json() const;
 };
 

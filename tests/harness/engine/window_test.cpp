@@ -66,4 +66,27 @@ BOOST_AUTO_TEST_CASE(arrivals_with_no_connection_are_counted_as_dropped) {
   BOOST_TEST(e.errors.total() >= e.errors.dropped_arrivals);
 }
 
+// A closed loop that thinks 5 ms between requests, against replies that
+// take 50 ms: each reply stands for the 9 requests a user arriving every
+// 5 ms would also have sent meanwhile, and the corrected histogram counts
+// them (HdrHistogram's expected-interval method); the plain one does not.
+BOOST_AUTO_TEST_CASE(a_closed_loop_with_a_think_time_is_also_corrected_for_coordinated_omission) {
+  test::echo_server server(test::echo_server::options{0, std::chrono::milliseconds(50), 0});
+  const workload w = parse_workload(
+      json{{"name", "think"}, {"description", "thinking closed loop"}, {"seed", 3}, {"warmup_s", 0.05},
+           {"duration_s", 0.4}, {"timeout_ms", 5000},
+           {"groups", json::array({{{"name", "closed"}, {"connections", 1}, {"think_us", 5000},
+                                    {"mix", json::array({{{"op", "echo"}, {"size", 64}}})}}})}},
+      "think", ".");
+  const engine_outcome e = run_engine(w, endpoint{"127.0.0.1", server.port()}, {});
+  BOOST_TEST_REQUIRE(e.groups.size() == 1u);
+  const group_outcome& g = e.groups[0];
+  BOOST_TEST(g.expected_interval_ns == 5'000'000);
+  BOOST_TEST_REQUIRE(g.latency.total_count() > 0u);
+  BOOST_TEST(g.latency.min() >= 50'000'000);
+  BOOST_TEST(g.latency_co_corrected.total_count() >= 10 * g.latency.total_count(),
+             g.latency_co_corrected.total_count() << " corrected for " << g.latency.total_count());
+  BOOST_TEST(g.latency_co_corrected.value_at_percentile(50) < g.latency.value_at_percentile(50));
+}
+
 BOOST_AUTO_TEST_SUITE_END()

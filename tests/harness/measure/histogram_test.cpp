@@ -221,3 +221,17 @@ BOOST_AUTO_TEST_CASE(merging_a_different_layout_keeps_counts_and_precision) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+// HdrHistogram's recordValueWithExpectedInterval: a 10 ms reply with 2 ms
+// expected between requests stands for the 4 requests that would have been
+// sent meanwhile (8, 6, 4 and 2 ms); a value under the interval, for itself.
+BOOST_AUTO_TEST_CASE(the_expected_interval_correction_fills_in_what_was_omitted) {
+  ioduel::harness::histogram h = ioduel::harness::histogram::nanoseconds();
+  h.record_with_expected_interval(10'000'000, 2'000'000);
+  BOOST_TEST(h.total_count() == 5u);
+  BOOST_TEST(h.min() == h.lowest_equivalent(2'000'000));
+  h.record_with_expected_interval(1'000'000, 2'000'000);
+  BOOST_TEST(h.total_count() == 6u);
+  h.record_with_expected_interval(10'000'000, 0);
+  BOOST_TEST(h.total_count() == 7u);
+}
