@@ -120,12 +120,9 @@ std::int64_t worker::next_deadline(std::int64_t now) const noexcept {
 }
 
 void worker::pace_and_poll(std::int64_t now, std::int64_t deadline) {
-  if (deadline - now > spin_window_ns) {
-    poll_once(deadline - spin_window_ns);
-    return;
-  }
-  poll_once(now);  // a zero timeout: take what is ready, then look at the clock again
-  spin_ns_ += now_ns() - now;
+  const pace_step step = next_pace_step(now, deadline);
+  poll_once(step.poll_until);  // now: a zero timeout, take what is ready and look at the clock again
+  if (step.spinning) spin_ns_ += now_ns() - now;
 }
 
 void worker::check_timeouts(std::int64_t now) {

@@ -22,6 +22,7 @@
 
 #include "base/unique_fd.hpp"
 #include "harness/engine.hpp"
+#include "harness/pacing.hpp"
 #include "harness/schedule.hpp"
 #include "protocol/frame.hpp"
 
@@ -42,12 +43,6 @@ inline double thread_cpu_s(bool user) {
   return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6;
 }
 
-// Pacing: a worker sleeps (with a 1 us timer slack) until spin_window_ns
-// before its next deadline, then polls without sleeping until the deadline,
-// so that an arrival goes out on time rather than when the kernel's timer
-// wakes the thread (docs/workloads.md, "Pacing").
-constexpr std::int64_t spin_window_ns = 30'000;
-constexpr unsigned long timer_slack_ns = 1'000;
 
 // The intervals a window is cut into: as many as whole 100 ms fit, from 1 to
 // 20, of equal length (at most 20 histograms a thread).

@@ -9,6 +9,7 @@ ioduel_add_test(harness_engine_test
     ${CMAKE_CURRENT_LIST_DIR}/engine/rounds_test.cpp
     ${CMAKE_CURRENT_LIST_DIR}/engine/length_test.cpp
     ${CMAKE_CURRENT_LIST_DIR}/engine/window_test.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/engine/pacing_test.cpp
     ${CMAKE_CURRENT_LIST_DIR}/engine/schema_test.cpp
     ${CMAKE_CURRENT_LIST_DIR}/engine/end_to_end_test.cpp
   LIBS ioduel_harness
