@@ -8,6 +8,7 @@
 #include <set>
 #include <stdexcept>
 
+#include "harness/csv.hpp"
 #include "harness/multiplicity.hpp"
 #include "harness/paired.hpp"
 #include "harness/report_reader.hpp"
@@ -350,16 +351,23 @@ void print_comparison(const json& c, std::ostream& out) {
   for (const json& note : c.at("notes")) out << wrap("note: " + note.get<std::string>(), 2);
 }
 
-int run_compare(std::span<const std::string> paths, bool json_output, std::ostream& out,
+int run_compare(std::span<const std::string> paths, const std::string& format, std::ostream& out,
                 std::ostream& err, double margin) {
-  return print_or_fail(
-      "compare", json_output, out, err,
-      [&] {
-        std::vector<named_report> reports;
-        for (const auto& p : paths) reports.push_back({p, read_report(p)});
-        return compare_reports(reports, margin);
-      },
-      print_comparison);
+  try {
+    std::vector<named_report> reports;
+    for (const auto& p : paths) reports.push_back({p, read_report(p)});
+    const json c = compare_reports(reports, margin);
+    if (format == "json")
+      out << c.dump(2) << "\n";
+    else if (format == "csv")
+      write_comparison_csv(c, out);
+    else
+      print_comparison(c, out);
+    return 0;
+  } catch (const std::exception& e) {
+    err << "ioduel compare: " << e.what() << "\n";
+    return 1;
+  }
 }
 
 }  // namespace ioduel::harness
