@@ -155,7 +155,9 @@
     const box = chartBox('latency by percentile', 'all valid repetitions merged; x: percentile on a 1/(1-p) axis; y: latency (us), log');
     draw(box, {
       series, scales: { x: { time: false, distr: 3 }, y: { distr: 3 } },
-      axes: [{ values: (u, vals) => vals.map((v) => (100 * (1 - 1 / v)).toPrecision(5) + '%') },
+      // Ticks at 0%, 90%, 99%, ... only: a log axis's minor ticks would crowd the labels.
+      axes: [{ splits: (u, i, min, max) => [1, 10, 100, 1e3, 1e4, 1e5].filter((v) => v >= min && v <= max),
+        values: (u, vals) => vals.map((v) => String(+(100 * (1 - 1 / v)).toFixed(3)) + '%') },
         { label: 'us', values: (u, vals) => vals.map(fmt) }],
     }, rows);
     return box;
@@ -182,7 +184,8 @@
     const box = chartBox(title, caption);
     draw(box, {
       width: 1100, series, scales: { x: { time: false, range: [-0.5, workloads.length - 0.5] }, y: { distr: 3 } },
-      axes: [{ values: (u, vals) => vals.map((v) => (Number.isInteger(v) ? workloads[v] || '' : '')), incrs: [1], rotate: 0, size: 40 },
+      axes: [{ splits: () => workloads.map((w, i) => i), values: (u, vals) => vals.map((v) => workloads[v] || ''),
+        rotate: -20, size: 90 },
         { values: (u, vals) => vals.map(fmt) }],
       hooks: { draw: [(u) => {
         const ctx = u.ctx;
@@ -256,7 +259,7 @@
 
   // Two reports: compare's before/after rows of each workload's headline metric.
   function beforeAfter(c, headline) {
-    const table = el('table', { class: 'matrix before-after' }, el('thead', {}, el('tr', {},
+    const table = el('table', { class: 'before-after' }, el('thead', {}, el('tr', {},
       ...['workload', 'server', 'metric', 'before', 'after', 'after / before', '95% CI', 'verdict'].map((h) => el('th', { class: 'name' }, h)))));
     const body = el('tbody');
     for (const w of c.workloads) {

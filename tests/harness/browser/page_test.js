@@ -3,13 +3,15 @@
 // reader would see it: nothing fetched, no console error, every chart drawn
 // with real size, the summary matrix holding the report's own figures, and a
 // chart answering a hover with the value under the cursor.  Writes a
-// screenshot.  Usage: node page_test.js PAGE.html REPORT.json SCREENSHOT.png
+// screenshot.  Usage: node page_test.js PAGE.html SCREENSHOT.png|- REPORT.json [AFTER.json]
+// (two reports: the before/after page of both).
 'use strict';
 const fs = require('fs');
 const path = require('path');
 const { chromium } = require('playwright-core');
 
-const [pagePath, reportPath, shotPath] = process.argv.slice(2);
+const [pagePath, shotArg, ...reportPaths] = process.argv.slice(2);
+const shotPath = shotArg === '-' ? null : shotArg;
 const failures = [];
 const check = (ok, what) => { if (!ok) failures.push(what); };
 
@@ -22,7 +24,8 @@ function openLoop(d) {
 }
 
 (async () => {
-  const report = JSON.parse(fs.readFileSync(reportPath, 'utf8'));
+  const reports = reportPaths.map((p) => JSON.parse(fs.readFileSync(p, 'utf8')));
+  const report = reports[0];  // the matrix checked is the first report's
   const url = 'file://' + path.resolve(pagePath);
   const browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
@@ -47,11 +50,12 @@ function openLoop(d) {
     check(left.length === 0, `requests left the page: ${left.join(', ')}`);
     check(errors.length === 0, `console errors: ${errors.join(' | ')}`);
 
-    // Charts: a spectrum per workload with a histogram, three overview charts
-    // (throughput, CPU per request, RSS), two per sweep.
-    const withHistogram = report.workloads.filter((w) => (w.results || []).some((r) =>
+    // Charts: a spectrum per workload (of the last report) with a histogram,
+    // three overview charts (throughput, CPU per request, RSS) and two per
+    // sweep for each report.
+    const withHistogram = reports[reports.length - 1].workloads.filter((w) => (w.results || []).some((r) =>
       (r.repetitions || []).some((rep) => rep.valid && rep.latency_us && rep.latency_us.histogram))).length;
-    const expected = withHistogram + 3 + (report.sweep ? 2 : 0);
+    const expected = withHistogram + reports.reduce((n, r) => n + 3 + (r.sweep ? 2 : 0), 0);
     const sizes = await page.$$eval('.chart canvas', (cs) => cs.map((c) => {
       const b = c.getBoundingClientRect();
       return [b.width, b.height];

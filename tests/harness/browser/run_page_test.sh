@@ -3,6 +3,7 @@
 # committed report, then page_test.js opens it in chromium.  Fails, rather
 # than skipping, when chromium, node or the npm packages are missing.
 #   run_page_test.sh IODUEL NODE REPORT OUT_DIR
+# (the screenshot is OUT_DIR/page.png; docs/report-page.png is one)
 set -euo pipefail
 ioduel=$1 node=$2 report=$3 out=$4
 here=$(cd "$(dirname "$0")" && pwd)
@@ -19,6 +20,9 @@ hostile="$out/<img src=x onerror=alert(1)><!--&amp;'\".json"
 cp "$report" "$hostile"
 "$ioduel" html "$hostile" -o "$out/hostile.html"
 started=$SECONDS
-"$node" "$here/page_test.js" "$out/page.html" "$report" "$out/page.png"
-"$node" "$here/page_test.js" "$out/hostile.html" "$report"
+"$node" "$here/page_test.js" "$out/page.html" "$out/page.png" "$report"
+"$node" "$here/page_test.js" "$out/hostile.html" - "$report"
+# Before and after: the same report twice.
+"$ioduel" html "$report" "$hostile" -o "$out/before-after.html"
+"$node" "$here/page_test.js" "$out/before-after.html" - "$report" "$report"
 echo "browser test: $((SECONDS - started)) s; screenshot $out/page.png"
