@@ -22,6 +22,19 @@ cp "$report" "$hostile"
 started=$SECONDS
 "$node" "$here/page_test.js" "$out/page.html" "$out/page.png" "$report"
 "$node" "$here/page_test.js" "$out/hostile.html" - "$report"
+# A sweep: three of the report's workloads renamed as the points of a
+# connections sweep, so that the sweep charts are drawn and counted.
+"$node" -e '
+  const fs = require("fs");
+  const r = JSON.parse(fs.readFileSync(process.argv[1], "utf8"));
+  r.command = "sweep";
+  r.workloads = r.workloads.filter((w) => !w.workload.groups || w.workload.groups.every((g) => g.loop !== "open")).slice(0, 3);
+  r.workloads.forEach((w, i) => { w.name = "pingpong/connections=" + (i + 1) * 10; });
+  r.sweep = { parameter: "connections", values: [10, 20, 30] };
+  fs.writeFileSync(process.argv[2], JSON.stringify(r));
+' "$report" "$out/sweep.json"
+"$ioduel" html "$out/sweep.json" -o "$out/sweep.html"
+"$node" "$here/page_test.js" "$out/sweep.html" - "$out/sweep.json"
 # Before and after: the same report twice.
 "$ioduel" html "$report" "$hostile" -o "$out/before-after.html"
 "$node" "$here/page_test.js" "$out/before-after.html" - "$report" "$report"

@@ -1,6 +1,10 @@
 // show's leading matrix, its filters and colours, and show/compare as CSV.
 #include <boost/test/unit_test.hpp>
 
+#include <fcntl.h>
+#include <stdlib.h>
+#include <unistd.h>
+
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -95,8 +99,33 @@ BOOST_AUTO_TEST_CASE(colour_only_when_asked) {
   o.color = true;
   const std::string text = show_text(quick_like(), o);
   BOOST_TEST(has(text, "\033[32m1.200 faster\033[0m"), text);
-  // Not a terminal (a test's stdout is a pipe or a file): plain.
-  BOOST_TEST(!color_wanted(-1));
+  // Not a terminal (a pipe, a file): plain.
+  int pipe_fds[2];
+  BOOST_TEST_REQUIRE(::pipe(pipe_fds) == 0);
+  BOOST_TEST(!color_wanted(pipe_fds[1]));
+  ::close(pipe_fds[0]);
+  ::close(pipe_fds[1]);
+}
+
+// A real terminal (a pseudo-terminal's far end): colour, unless NO_COLOR.
+BOOST_AUTO_TEST_CASE(no_color_turns_colour_off_on_a_terminal) {
+  const int master = ::posix_openpt(O_RDWR | O_NOCTTY);
+  BOOST_TEST_REQUIRE(master >= 0);
+  BOOST_TEST_REQUIRE((::grantpt(master) == 0 && ::unlockpt(master) == 0));
+  const int tty = ::open(::ptsname(master), O_RDWR | O_NOCTTY);
+  BOOST_TEST_REQUIRE(tty >= 0);
+  const char* before = std::getenv("NO_COLOR");
+  const std::string saved = before ? before : "";
+  ::unsetenv("NO_COLOR");
+  BOOST_TEST(color_wanted(tty));
+  ::setenv("NO_COLOR", "1", 1);
+  BOOST_TEST(!color_wanted(tty));
+  ::setenv("NO_COLOR", "", 1);  // empty counts as unset (no-color.org)
+  BOOST_TEST(color_wanted(tty));
+  if (before) ::setenv("NO_COLOR", saved.c_str(), 1);
+  else ::unsetenv("NO_COLOR");
+  ::close(tty);
+  ::close(master);
 }
 
 BOOST_AUTO_TEST_CASE(metric_picks_another_headline) {
