@@ -37,30 +37,35 @@ std::string winner_line(json& row, const report_metric& m, double margin) {
   const std::string baseline = row["baseline"].value("server", "");
   const json* best = nullptr;  // the best candidate that is faster
   const json* best_estimate = nullptr;
-  bool all_slower = true, all_same = true;
+  std::string same, slower, open;  // the candidates by verdict
+  const auto add = [](std::string& list, const json& c) { list += (list.empty() ? "" : ", ") + c.value("server", ""); };
   for (const json& c : row["cells"]) {
     const std::string v = c.value("verdict", "");
     if (!c["ratio"].is_number()) continue;
     if (v == "faster" && (!best || better(c["ratio"], (*best)["ratio"], m))) best = &c;
     if (!best_estimate || better(c["ratio"], (*best_estimate)["ratio"], m)) best_estimate = &c;
-    all_slower = all_slower && v == "slower";
-    all_same = all_same && v == "same";
+    if (v == "same") add(same, c);
+    else if (v == "slower") add(slower, c);
+    else if (v != "faster") add(open, c);
   }
   char pct[16];
   std::snprintf(pct, sizeof pct, "%g%%", margin * 100);
   if (row["cells"].empty() || !best_estimate) return name + ": nothing to compare";
   if (best) {
+    // Faster than the baseline is a verdict; faster than a server whose own
+    // verdict is open is not, so those are named.
     row["winner"] = (*best)["server"];
     return name + ": " + (*best).value("server", "") + " wins, " + by_how_much((*best)["ratio"], m) +
-           " than " + baseline;
+           " than " + baseline + (open.empty() ? "" : "; open: " + open);
   }
-  if (all_slower) {
+  if (open.empty() && same.empty()) {
     row["winner"] = baseline;
     // The baseline's lead is over the best of the others.
     return name + ": " + baseline + " wins, " + by_how_much(1 / (*best_estimate)["ratio"].get<double>(), m) +
            " than " + (*best_estimate).value("server", "");
   }
-  if (all_same) return name + ": a tie, every server within " + pct + " of " + baseline;
+  if (open.empty() && slower.empty()) return name + ": a tie, every server within " + pct + " of " + baseline;
+  if (open.empty()) return name + ": " + baseline + " and " + same + " tie (within " + pct + "); slower: " + slower;
   // No verdict: say who leads on the estimates alone, and how unsure that is.
   const json& e = *best_estimate;
   const bool bound = std::any_of(row["cells"].begin(), row["cells"].end(),

@@ -104,7 +104,7 @@ function openLoop(d) {
     check(hover.idx != null && hover.value != null, `hover found no point: ${JSON.stringify(hover)}`);
     if (shown && hover.value != null) {
       const v = Number(shown[1]) * ({ '': 1, k: 1e3, M: 1e6, G: 1e9 }[shown[2]]);
-      check(Math.abs(v - hover.value) <= 0.005 * hover.value, `legend ${hover.legend}, value under cursor ${hover.value}`);
+      check(Math.abs(v - hover.value) <= 0.006 * hover.value, `legend ${hover.legend}, value under cursor ${hover.value}`);
     } else {
       check(false, `the legend did not show a value on hover: ${JSON.stringify(hover)}`);
     }

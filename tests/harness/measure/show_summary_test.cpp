@@ -94,6 +94,18 @@ BOOST_AUTO_TEST_CASE(summary_of_12_workloads_by_3_servers_fits_40_lines) {
   BOOST_TEST(!has(summary, "\033["), "no colour unless asked");
 }
 
+// The baseline wins when every other server is slower; a tie when all are the same.
+BOOST_AUTO_TEST_CASE(winner_lines_for_a_slower_field_and_a_tie) {
+  json report = t::report({{"slow", {{"reactor", t::typical()}, {"proactor", t::scaled(t::typical(), 0.8, 1.25, 1.25)}}},
+                           {"tie", {{"reactor", t::typical()}, {"proactor", t::scaled(t::typical(), 1.0, 1.0, 1.0)}}}},
+                          readable_schema_version);
+  for (json& w : report["workloads"]) w["comparisons"] = comparisons_json(w["results"], "reactor", 0.03, false);
+  correct_report_verdicts(report["workloads"]);
+  const std::string text = show_text(report);
+  BOOST_TEST(has(text, "slow: reactor wins, 25% more req/s than proactor"), text);
+  BOOST_TEST(has(text, "tie: a tie, every server within 3% of reactor"), text);
+}
+
 BOOST_AUTO_TEST_CASE(colour_only_when_asked) {
   show_options o;
   o.color = true;
