@@ -13,20 +13,13 @@
 #include "harness/report_reader.hpp"
 #include "harness/show_text.hpp"
 #include "harness/statistics.hpp"
+#include "harness/summary.hpp"
 
 namespace ioduel::harness {
 namespace {
 
 using nlohmann::json;
 using namespace show_detail;
-
-json estimate_of(const std::vector<double>& samples) {
-  if (samples.empty()) return nullptr;
-  const estimate e = median_with_ci(samples);
-  json j = {{"median", e.median}, {"ci95", nullptr}, {"level", nullptr}};
-  if (e.ci95) j["ci95"] = {{"low", e.ci95->low}, {"high", e.ci95->high}}, j["level"] = e.level;
-  return j;
-}
 
 // The samples at `pointer` in each valid repetition's group `index`; the
 // report's summary has none per group, so they are estimated here the same
@@ -48,7 +41,7 @@ json group_summaries(const json& reps) {
         if (name.empty()) name = gs[i].value("name", "");
         if (const auto v = number_at(gs[i], m.pointer)) samples.push_back(*v);
       }
-      g[m.key] = estimate_of(samples);
+      g[m.key] = estimate_json(samples);
     }
     g["name"] = name.empty() ? "group " + std::to_string(i + 1) : name;
     groups.push_back(std::move(g));
@@ -99,7 +92,7 @@ json summarize_result(const json& result) {
   s["valid_repetitions"] = valid;
   s["errors"] = errors;
   if (!rss.empty()) s["peak_rss_bytes"] = median(rss);
-  s["uncorrected_p99_us"] = estimate_of(uncorrected);
+  s["uncorrected_p99_us"] = estimate_json(uncorrected);
   s["generator_saturated"] = saturated;
   for (const auto& r : saturated_reasons) s["saturated_reasons"].push_back(r);
   s["groups"] = group_summaries(reps);
