@@ -92,12 +92,19 @@ void write_summary_csv(const json& s, std::ostream& out) {
       estimate_fields(f, at(r, "uncorrected_p99_us"));
       out << csv_row(f);
       // A group's row: its own figures; what the report holds only per
-      // server (CPU, ratios, RSS) is left empty rather than repeated.
+      // server (CPU, RSS) is left empty rather than repeated.
       for (const json& g : array_field(r, "groups")) {
         std::vector<std::string> gf = {report, w.value("name", ""), g.value("name", ""), server, baseline,
                                        value(at(r, "status")), value(at(r, "repetitions")),
                                        value(at(r, "valid_repetitions"))};
         for (const auto& m : report_metrics()) estimate_fields(gf, at(g, m.key));
+        // Against the baseline's same group: the interval's verdict only
+        // (show.hpp), so the corrected verdict and p_adjusted stay empty.
+        for (const auto& m : report_metrics()) {
+          const json& e = at(at(g, "vs_baseline"), m.key);
+          gf.insert(gf.end(), {value(at(e, "ratio")), value(at(at(e, "ci95"), "low")),
+                               value(at(at(e, "ci95"), "high")), "", value(at(e, "interval_verdict")), ""});
+        }
         gf.resize(head.size());
         out << csv_row(gf);
       }

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <set>
@@ -97,6 +98,38 @@ json summarize_result(const json& result) {
   for (const auto& r : saturated_reasons) s["saturated_reasons"].push_back(r);
   s["groups"] = group_summaries(reps);
   return s;
+}
+
+// Each group of each server against the same group of the baseline, round
+// by round, as the report compares whole servers: the hog workload's point
+// is its light group.  The report holds no such rows, so these verdicts are
+// the interval's alone, outside the report-wide correction, and say so.
+void compare_groups(json& servers, const json& results, const std::string& baseline, double margin) {
+  const json* base = nullptr;
+  for (const json& r : results)
+    if (r.value("server", "") == baseline) base = &r;
+  if (base == nullptr) return;
+  for (std::size_t k = 0; k < servers.size() && k < results.size(); ++k) {
+    if (&results[k] == base) continue;
+    json& groups = servers[k]["groups"];
+    for (std::size_t i = 0; i < groups.size(); ++i) {
+      json vs = json::object();
+      for (const auto& m : report_metrics()) {
+        if (m.key == "server_cpu_us_per_request") continue;
+        const std::string pointer = "/groups/" + std::to_string(i) + std::string(m.pointer);
+        const report_metric per_group{m.key, m.label, pointer, m.higher_is_better};
+        const round_comparison r = compare_rounds(array_field(results[k], "repetitions"),
+                                                  array_field(*base, "repetitions"), per_group, margin);
+        const paired_comparison& p = r.result;
+        std::string verdict = r.saturated_rounds > 0 ? "generator_bound" : paired_verdict_name(p.verdict);
+        vs[m.key] = {{"ratio", std::isfinite(p.ratio) ? json(p.ratio) : json(nullptr)},
+                     {"ci95", p.ci ? json{{"low", p.ci->low}, {"high", p.ci->high}} : json(nullptr)},
+                     {"interval_verdict", verdict},
+                     {"corrected", false}};
+      }
+      groups[i]["vs_baseline"] = std::move(vs);
+    }
+  }
 }
 
 std::string names_of(const json& items, const char* key) {
@@ -217,6 +250,7 @@ json summarize_report(const json& report, const std::string& name) {
   for (const json& w : report.at("workloads")) {
     json servers = json::array();
     for (const json& r : array_field(w, "results")) servers.push_back(summarize_result(r));
+    compare_groups(servers, array_field(w, "results"), text(s, "baseline", ""), s["margin"].get<double>());
     const bool open_loop = definition_is_open_loop(w.value("workload", json()));
     s["workloads"].push_back({{"name", w.value("name", "")},
                               {"file", w.value("file", json())},

@@ -47,9 +47,12 @@ bool color_wanted(int fd);
 //         "peak_rss_bytes" (median over repetitions), "errors" (sum over
 //         repetitions), "invalid_reasons", "generator_saturated" (repetitions
 //         saturated), "saturated_reasons",
-//         "groups": [ { "name", "throughput_rps", "p50_us", "p99_us", "p99_9_us" } ]
-//           (estimates over the valid repetitions; only when the workload has
-//           more than one group) } ],
+//         "groups": [ { "name", "throughput_rps", "p50_us", "p99_us", "p99_9_us"
+//           (estimates over the valid repetitions), "vs_baseline" (not on the
+//           baseline): { metric: { "ratio", "ci95", "interval_verdict",
+//           "corrected": false } }, the group against the baseline's same
+//           group, round by round } ] (only when the workload has more than
+//           one group) } ],
 //       "comparisons": the report's own comparisons } ] }
 // `name` is how the summary refers to the report (its path).  Throws
 // std::runtime_error when the report's schema version is not readable.

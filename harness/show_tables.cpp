@@ -56,7 +56,28 @@ void print_servers(const json& servers, std::ostream& out) {
   }
 }
 
-void print_comparisons(const json& comparisons, std::ostream& out, const show_options& o) {
+// The candidate's groups against the baseline's: throughput and p99 (or
+// --metric), marked as outside the report-wide correction.
+void print_group_comparisons(const json& servers, const std::string& candidate, std::ostream& out,
+                             const show_options& o) {
+  for (const json& s : servers) {
+    if (s.value("server", "") != candidate) continue;
+    for (const json& g : array_field(s, "groups"))
+      for (const auto& m : report_metrics()) {
+        const bool wanted = o.metric.empty() ? (m.key == "throughput_rps" || m.key == "p99_us")
+                                             : metric_key(o.metric) == m.key;
+        const json& r = object_field(object_field(g, "vs_baseline"), m.key);
+        if (!wanted || r.empty()) continue;
+        out << cell("    " + g.value("name", "") + " " + std::string(m.label), 30)
+            << cell(format_ratio(number(r, "ratio")), 6, true)
+            << cell(format_interval(interval_of(r.value("ci95", json()))), 16)
+            << words(r.value("interval_verdict", "")) << " (group; not corrected)\n";
+      }
+  }
+}
+
+void print_comparisons(const json& comparisons, const json& servers, std::ostream& out,
+                       const show_options& o) {
   for (const json& c : comparisons) {
     out << "\n"
         << cell("  " + c.value("candidate", "") + " vs " + c.value("baseline", ""), 30)
@@ -78,6 +99,7 @@ void print_comparisons(const json& comparisons, std::ostream& out, const show_op
       out << cell("    " + std::string(m.label), 30) << cell(format_ratio(number(r, "ratio")), 6, true)
           << cell(format_interval(interval_of(r.value("ci95", json()))), 16) << verdict << "\n";
     }
+    print_group_comparisons(servers, c.value("candidate", ""), out, o);
     for (const auto& reason : reasons) out << wrap("note: " + reason, 4);
   }
 }
@@ -136,7 +158,7 @@ void print_details(const json& s, std::ostream& out, const show_options& o) {
     out << "\n";
     print_servers(w.at("servers"), out);
     print_uncorrected(w.at("servers"), out);
-    print_comparisons(w.at("comparisons"), out, o);
+    print_comparisons(w.at("comparisons"), w.at("servers"), out, o);
     print_flags(w.at("servers"), out);
   }
 }

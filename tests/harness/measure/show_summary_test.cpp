@@ -190,6 +190,14 @@ BOOST_AUTO_TEST_CASE(group_rows_appear_where_a_workload_has_groups) {
   const std::string text = show_text(report);
   BOOST_TEST(has(text, "  light         group      39.0k [39.0k, 39.0k]"), text);
   BOOST_TEST(s["workloads"][1]["servers"][0]["groups"].empty());
+  // Each group against the baseline's same group: equal figures, "same";
+  // outside the report-wide correction, and said so.
+  BOOST_TEST(!groups[1].contains("vs_baseline"));  // the baseline's own
+  const json& vs = s["workloads"][0]["servers"][1]["groups"][1]["vs_baseline"]["p99_us"];
+  BOOST_TEST(vs["ratio"] == 1.0);
+  BOOST_TEST(vs["interval_verdict"] == "same");
+  BOOST_TEST(vs["corrected"] == false);
+  BOOST_TEST(has(text, "    light p99 us                1.000 [1.000, 1.000]   same (group; not corrected)"), text);
 }
 
 BOOST_AUTO_TEST_CASE(csv_round_trips_through_a_csv_parser) {
