@@ -99,6 +99,26 @@
     return ul.childNodes.length ? ul : null;
   }
 
+  // The workload's figures per server, and per group under it: the same
+  // medians and intervals as show's table.
+  function figuresTable(w) {
+    const cols = ['server', 'status', 'req/s', '95% CI', 'p50 us', 'p99 us', 'p99.9 us', 'cpu us/req', 'RSS MiB', 'errors'];
+    const table = el('table', { class: 'figures' }, el('thead', {}, el('tr', {}, ...cols.map((c, i) => el('th', { class: i < 2 ? 'name' : '' }, c)))));
+    const body = el('tbody');
+    const med = (e) => fmt(e && e.median);
+    const ci = (e) => (e && e.ci95 ? `[${fmt(e.ci95.low)}, ${fmt(e.ci95.high)}]` : '-');
+    const row = (name, status, f, extra) => el('tr', {}, el('td', { class: 'name' }, name), el('td', { class: 'name' }, status),
+      el('td', {}, med(f.throughput_rps)), el('td', {}, ci(f.throughput_rps)), el('td', {}, med(f.p50_us)),
+      el('td', {}, med(f.p99_us)), el('td', {}, med(f.p99_9_us)), ...extra.map((x) => el('td', {}, x)));
+    for (const s of w.servers) {
+      body.append(row(s.server, s.status + (s.generator_saturated > 0 ? '!' : ''), s,
+        [med(s.server_cpu_us_per_request), s.peak_rss_bytes ? (s.peak_rss_bytes / 1048576).toFixed(1) : '-', String(s.errors)]));
+      for (const g of s.groups || []) body.append(row('\u2003' + g.name, 'group', g, ['', '', '']));
+    }
+    table.append(body);
+    return table;
+  }
+
   // A latency unit the report may declare (a later harness may record
   // nanoseconds and say so); microseconds otherwise.
   function toMicros(lat, report) {
@@ -304,6 +324,7 @@
       el('h2', {}, `${w.name}` + (w.file ? ` (${w.file})` : '')));
     const f = flags(w);
     if (f) section.append(f);
+    if (entries.length === 1) section.append(figuresTable(w));
     const box = spectrum(w.name, sides);
     if (box) section.append(el('div', { class: 'charts' }, box));
     page.append(section);
