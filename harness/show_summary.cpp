@@ -135,8 +135,11 @@ void print_matrix(const json& s, std::ostream& out, const show_options& o) {
     for (const json& c : r["cells"])
       if (std::find(servers.begin(), servers.end(), c.value("server", "")) == servers.end())
         servers.push_back(c.value("server", ""));
-  std::size_t name_w = 8;
-  for (const json& r : rows) name_w = std::max(name_w, r.value("workload", "").size());
+  std::size_t name_w = 8, metric_w = 6;  // names and labels are never cut either
+  for (const json& r : rows) {
+    name_w = std::max(name_w, r.value("workload", "").size());
+    metric_w = std::max(metric_w, r.value("label", "").size());
+  }
   std::vector<std::size_t> widths;
   for (const auto& name : servers) widths.push_back(std::max<std::size_t>(name.size(), 16));
   widths[0] = std::max(widths[0], baseline.size() + 11);  // " (baseline)"
@@ -153,12 +156,12 @@ void print_matrix(const json& s, std::ostream& out, const show_options& o) {
                   " at 95% after the report-wide correction; same: within; ? undetermined",
               0)
       << "\n";
-  std::string head = cell("workload", name_w) + cell("metric", 7);
+  std::string head = cell("workload", name_w) + cell("metric", metric_w);
   for (std::size_t i = 0; i < servers.size(); ++i)
     head += cell(i == 0 ? servers[i] + " (baseline)" : servers[i], widths[i]);
   out << row_end(head);
   for (const json& r : rows) {
-    std::string line = cell(r.value("workload", ""), name_w) + cell(r.value("label", ""), 7);
+    std::string line = cell(r.value("workload", ""), name_w) + cell(r.value("label", ""), metric_w);
     line += cell(format_number(number(r["baseline"], "median")), widths[0]);
     for (std::size_t i = 1; i < servers.size(); ++i) {
       const json* c = nullptr;

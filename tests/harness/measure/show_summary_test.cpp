@@ -145,6 +145,7 @@ BOOST_AUTO_TEST_CASE(metric_picks_another_headline) {
   o.metric = "cpu";
   const std::string text = show_text(quick_like(), o);
   BOOST_TEST(has(text, "workload-0: proactor-fast wins, 17% lower cpu us/req than reactor"), text);
+  BOOST_TEST(has(text, "workload-0      cpu us/req 5.00"), text);  // the label whole
   // The comparisons below show only that metric.
   BOOST_TEST(!has(text.substr(text.find("details:")), "\n    req/s"), text);
   BOOST_TEST(has(text.substr(text.find("details:")), "\n    cpu us/req"), text);
