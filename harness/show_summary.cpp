@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <optional>
 
 #include "harness/report_reader.hpp"
 #include "harness/show_text.hpp"
@@ -140,9 +141,21 @@ void print_matrix(const json& s, std::ostream& out, const show_options& o) {
     name_w = std::max(name_w, r.value("workload", "").size());
     metric_w = std::max(metric_w, r.value("label", "").size());
   }
+  // A cell's text: the ratio and its verdict's word; the baseline's median.
+  const auto content = [&](const json& r, std::size_t i) -> std::optional<std::string> {
+    if (i == 0) return format_number(number(r["baseline"], "median"));
+    for (const json& c : r["cells"])
+      if (c.value("server", "") == servers[i])
+        return format_ratio(number(c, "ratio")) + " " + verdict_mark(c.value("verdict", ""));
+    return std::nullopt;
+  };
+  // Each column as wide as its name or its widest cell: seven servers still
+  // fit a wide terminal.
   std::vector<std::size_t> widths;
-  for (const auto& name : servers) widths.push_back(std::max<std::size_t>(name.size(), 16));
-  widths[0] = std::max(widths[0], baseline.size() + 11);  // " (baseline)"
+  for (std::size_t i = 0; i < servers.size(); ++i) {
+    widths.push_back(servers[i].size() + (i == 0 ? 11 : 0));  // " (baseline)"
+    for (const json& r : rows) widths[i] = std::max(widths[i], content(r, i).value_or("-").size());
+  }
 
   char pct[16];
   std::snprintf(pct, sizeof pct, "%g%%", s.value("margin", 0.03) * 100);
@@ -162,20 +175,17 @@ void print_matrix(const json& s, std::ostream& out, const show_options& o) {
   out << row_end(head);
   for (const json& r : rows) {
     std::string line = cell(r.value("workload", ""), name_w) + cell(r.value("label", ""), metric_w);
-    line += cell(format_number(number(r["baseline"], "median")), widths[0]);
+    line += cell(*content(r, 0), widths[0]);
     for (std::size_t i = 1; i < servers.size(); ++i) {
-      const json* c = nullptr;
-      for (const json& x : r["cells"])
-        if (x.value("server", "") == servers[i]) c = &x;
-      if (!c) {
-        line += cell("-", widths[i]);
-        continue;
+      const auto text = content(r, i);
+      std::string padded = cell(text.value_or("-"), widths[i]);
+      if (text && o.color) {
+        std::string v;
+        for (const json& c : r["cells"])
+          if (c.value("server", "") == servers[i]) v = c.value("verdict", "");
+        // Colour codes take no columns: pad the visible text, then wrap it.
+        padded = colour_of(v) + *text + "\033[0m" + padded.substr(text->size());
       }
-      const std::string v = c->value("verdict", "");
-      const std::string content = format_ratio(number(*c, "ratio")) + " " + verdict_mark(v);
-      // Colour codes take no columns: pad the visible text, then wrap it.
-      std::string padded = cell(content, widths[i]);
-      if (o.color) padded = colour_of(v) + content + "\033[0m" + padded.substr(content.size());
       line += padded;
     }
     out << row_end(line);
