@@ -353,21 +353,14 @@ void print_comparison(const json& c, std::ostream& out) {
 
 int run_compare(std::span<const std::string> paths, const std::string& format, std::ostream& out,
                 std::ostream& err, double margin) {
-  try {
-    std::vector<named_report> reports;
-    for (const auto& p : paths) reports.push_back({p, read_report(p)});
-    const json c = compare_reports(reports, margin);
-    if (format == "json")
-      out << c.dump(2) << "\n";
-    else if (format == "csv")
-      write_comparison_csv(c, out);
-    else
-      print_comparison(c, out);
-    return 0;
-  } catch (const std::exception& e) {
-    err << "ioduel compare: " << e.what() << "\n";
-    return 1;
-  }
+  return print_or_fail(
+      "compare", format, out, err,
+      [&] {
+        std::vector<named_report> reports;
+        for (const auto& p : paths) reports.push_back({p, read_report(p)});
+        return compare_reports(reports, margin);
+      },
+      print_comparison, write_comparison_csv);
 }
 
 }  // namespace ioduel::harness

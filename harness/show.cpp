@@ -306,19 +306,9 @@ void print_summary(const json& s, std::ostream& out, const show_options& o) {
 
 int run_show(const std::string& path, const std::string& format, const show_options& o,
              std::ostream& out, std::ostream& err) {
-  try {
-    const json s = filter_summary(summarize_report(read_report(path), path), o);
-    if (format == "json")
-      out << s.dump(2) << "\n";
-    else if (format == "csv")
-      write_summary_csv(s, out);
-    else
-      print_summary(s, out, o);
-    return 0;
-  } catch (const std::exception& e) {
-    err << "ioduel show: " << e.what() << "\n";
-    return 1;
-  }
+  return print_or_fail(
+      "show", format, out, err, [&] { return filter_summary(summarize_report(read_report(path), path), o); },
+      [&](const json& s, std::ostream& to) { print_summary(s, to, o); }, write_summary_csv);
 }
 
 }  // namespace ioduel::harness
