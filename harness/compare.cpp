@@ -8,6 +8,7 @@
 #include <set>
 #include <stdexcept>
 
+#include "harness/csv.hpp"
 #include "harness/multiplicity.hpp"
 #include "harness/paired.hpp"
 #include "harness/report_reader.hpp"
@@ -354,16 +355,16 @@ void print_comparison(const json& c, std::ostream& out) {
   for (const json& note : c.at("notes")) out << wrap("note: " + note.get<std::string>(), 2);
 }
 
-int run_compare(std::span<const std::string> paths, bool json_output, std::ostream& out,
+int run_compare(std::span<const std::string> paths, const std::string& format, std::ostream& out,
                 std::ostream& err, double margin) {
   return print_or_fail(
-      "compare", json_output, out, err,
+      "compare", format, out, err,
       [&] {
         std::vector<named_report> reports;
         for (const auto& p : paths) reports.push_back({p, read_report(p)});
         return compare_reports(reports, margin);
       },
-      print_comparison);
+      print_comparison, write_comparison_csv);
 }
 
 }  // namespace ioduel::harness

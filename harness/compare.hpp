@@ -46,8 +46,13 @@ nlohmann::json compare_reports(std::span<const named_report> reports, double mar
 void print_comparison(const nlohmann::json& comparison, std::ostream& out);
 
 // The command: reads the one or two reports at `paths`, prints the comparison
-// (as JSON when `json`) to out.  Returns 0, or 1 after a message on err.
-int run_compare(std::span<const std::string> paths, bool json, std::ostream& out,
+// as `format` (text, json or csv: harness/csv.hpp) to out.  Returns 0, or 1
+// after a message on err.
+int run_compare(std::span<const std::string> paths, const std::string& format, std::ostream& out,
                 std::ostream& err, double margin = 0.03);
+inline int run_compare(std::span<const std::string> paths, bool json, std::ostream& out,
+                       std::ostream& err, double margin = 0.03) {
+  return run_compare(paths, std::string(json ? "json" : "text"), out, err, margin);
+}
 
 }  // namespace ioduel::harness

@@ -24,6 +24,7 @@
 #include "harness/workload.hpp"
 
 #include "harness/compare.hpp"
+#include "harness/html.hpp"
 #include "harness/show.hpp"
 
 #ifndef IODUEL_SOURCE_DIR
@@ -141,13 +142,26 @@ int main(int argc, char** argv) {
   std::vector<std::string> compare_files;
   std::string show_format = "text", compare_format = "text";
   const auto add_format = [](CLI::App* cmd, std::string& format) {
-    cmd->add_option("--format", format, "text: a table for people (100 columns); json: for scripts")
-        ->check(CLI::IsMember({"text", "json"}))
+    cmd->add_option("--format", format,
+                    "text: for people (100 columns); json: for scripts; csv: for spreadsheets and pandas")
+        ->check(CLI::IsMember({"text", "json", "csv"}))
         ->capture_default_str();
   };
-  auto* show = app.add_subcommand("show", "print a report's results as a table");
+  show_options show_o;
+  auto* show = app.add_subcommand(
+      "show", "a report's answer first (a matrix of ratios against the baseline, the winner of each "
+              "workload), then its tables");
   show->add_option("report", show_file, "report file")->required()->check(CLI::ExistingFile);
   add_format(show, show_format);
+  show->add_option("--metric", show_o.metric,
+                   "the matrix's and comparisons' metric: throughput, p50, p99, p99.9, cpu (default: "
+                   "throughput, or p99 where the workload sets its own rate)");
+  show->add_option("--workload,-w", show_o.workloads, "only this workload (repeatable)");
+  show->add_option("--server,-s", show_o.servers, "only this server, beside the baseline (repeatable)");
+  bool show_color = false, show_no_color = false;
+  show->add_flag("--color", show_color, "colour the verdicts even when not on a terminal");
+  show->add_flag("--no-color", show_no_color, "no colour (also: NO_COLOR set, or not a terminal)")
+      ->excludes("--color");
   auto* compare = app.add_subcommand(
       "compare", "one report: its servers side by side; two: before and after, with ratios and verdicts");
   compare->add_option("report", compare_files, "one or two report files")
@@ -160,6 +174,14 @@ int main(int argc, char** argv) {
                       "practical margin in percent: faster/slower only beyond it, same within it")
       ->check(CLI::Range(0.0, 100.0))
       ->capture_default_str();
+
+  std::vector<std::string> html_files;
+  std::string html_out;
+  auto* html = app.add_subcommand(
+      "html", "one self-contained HTML page of a report (two: before and after), with charts; opens "
+              "offline");
+  html->add_option("report", html_files, "one or two report files")->required()->expected(1, 2)->check(CLI::ExistingFile);
+  html->add_option("--out,-o", html_out, "the page to write")->required();
 
   try {
     app.parse(argc, argv);
@@ -265,9 +287,12 @@ int main(int argc, char** argv) {
       plan.out = sweep_o.out.empty() ? default_out("sweep") : sweep_o.out;
       plan.quiet = sweep_o.quiet;
     } else if (*show) {
-      return run_show(show_file, show_format == "json", std::cout, std::cerr);
+      show_o.color = show_color || (!show_no_color && color_wanted(STDOUT_FILENO));
+      return run_show(show_file, show_format, show_o, std::cout, std::cerr);
     } else if (*compare) {
-      return run_compare(compare_files, compare_format == "json", std::cout, std::cerr, compare_margin_pct / 100);
+      return run_compare(compare_files, compare_format, std::cout, std::cerr, compare_margin_pct / 100);
+    } else if (*html) {
+      return run_html(html_files, html_out, std::cerr);
     }
     return execute(plan, interrupted);
   } catch (const CLI::ParseError& e) {

@@ -179,13 +179,15 @@ std::string format_interval(const std::optional<interval>& ci,
   return text;
 }
 
-int print_or_fail(std::string_view command, bool json_output, std::ostream& out,
-                  std::ostream& err, const std::function<json()>& make,
-                  void (*print_text)(const json&, std::ostream&)) {
+int print_or_fail(std::string_view command, std::string_view format, std::ostream& out,
+                  std::ostream& err, const std::function<json()>& make, const result_printer& print_text,
+                  const result_printer& print_csv) {
   try {
     const json result = make();
-    if (json_output)
+    if (format == "json")
       out << result.dump(2) << "\n";
+    else if (format == "csv")
+      print_csv(result, out);
     else
       print_text(result, out);
     return 0;

@@ -85,11 +85,13 @@ std::string format_ratio(std::optional<double> v);
 // "[low, high]" with each end printed by `format` ("[0.930, 0.970]"), or "-".
 std::string format_interval(const std::optional<interval>& ci,
                             std::string (*format)(std::optional<double>) = format_ratio);
-// What show and compare do as commands: make the result, print it as JSON or
-// as text to out, and return 0; or print "ioduel COMMAND: why" to err and
-// return 1 when make() throws.
-int print_or_fail(std::string_view command, bool json, std::ostream& out, std::ostream& err,
-                  const std::function<nlohmann::json()>& make,
-                  void (*print_text)(const nlohmann::json&, std::ostream&));
+// What show and compare do as commands: make the result, print it to out as
+// `format` (json: the result itself; text and csv: by their printers), and
+// return 0; or print "ioduel COMMAND: why" to err and return 1 when make()
+// or a printer throws.
+using result_printer = std::function<void(const nlohmann::json&, std::ostream&)>;
+int print_or_fail(std::string_view command, std::string_view format, std::ostream& out, std::ostream& err,
+                  const std::function<nlohmann::json()>& make, const result_printer& print_text,
+                  const result_printer& print_csv);
 
 }  // namespace ioduel::harness

@@ -1,20 +1,57 @@
 #include "harness/show.hpp"
 
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <set>
 #include <stdexcept>
 #include <vector>
 
+#include "harness/csv.hpp"
 #include "harness/report_reader.hpp"
+#include "harness/show_text.hpp"
 #include "harness/statistics.hpp"
+#include "harness/summary.hpp"
 
 namespace ioduel::harness {
 namespace {
 
 using nlohmann::json;
+using namespace show_detail;
+
+// The samples at `pointer` in each valid repetition's group `index`; the
+// report's summary has none per group, so they are estimated here the same
+// way (median and order-statistic interval over valid repetitions).
+json group_summaries(const json& reps) {
+  json groups = json::array();
+  std::size_t count = 0;
+  for (const json& rep : reps) count = std::max(count, array_field(rep, "groups").size());
+  if (count < 2) return groups;  // one group is the whole workload
+  for (std::size_t i = 0; i < count; ++i) {
+    std::string name;
+    json g = json::object();
+    for (const auto& m : report_metrics()) {
+      if (m.key == "server_cpu_us_per_request") continue;  // the server's CPU is not per group
+      std::vector<double> samples;
+      for (const json& rep : reps) {
+        const json& gs = array_field(rep, "groups");
+        if (!rep.value("valid", false) || i >= gs.size()) continue;
+        if (name.empty()) name = gs[i].value("name", "");
+        if (const auto v = number_at(gs[i], m.pointer)) samples.push_back(*v);
+      }
+      g[m.key] = estimate_json(samples);
+    }
+    g["name"] = name.empty() ? "group " + std::to_string(i + 1) : name;
+    groups.push_back(std::move(g));
+  }
+  return groups;
+}
 
 // Per server: what the report's summary says, plus what only the
-// repetitions hold (RSS, errors, validity, saturation).
+// repetitions hold (RSS, errors, validity, saturation, groups).
 json summarize_result(const json& result) {
   const json& reps = array_field(result, "repetitions");
   const json& summary = object_field(result, "summary");
@@ -32,7 +69,7 @@ json summarize_result(const json& result) {
   s["offered_rps"] = summary.value("offered_rps", json());
   s["rate_shortfall"] = summary.value("rate_shortfall", json());
 
-  std::vector<double> rss;
+  std::vector<double> rss, uncorrected;
   std::uint64_t errors = 0;
   int valid = 0, saturated = 0;
   std::set<std::string> saturated_reasons;
@@ -44,6 +81,8 @@ json summarize_result(const json& result) {
     for (const auto& [kind, n] : object_field(rep, "errors").items())
       if (n.is_number_integer() && n.get<std::int64_t>() > 0) errors += n.get<std::uint64_t>();
     if (const auto v = number_at(rep, "/server/peak_rss_bytes")) rss.push_back(*v);
+    if (const auto v = number_at(rep, "/latency_uncorrected_us/p99"); v && rep.value("valid", false))
+      uncorrected.push_back(*v);
     const json& client = object_field(rep, "client");
     if (client.value("generator_saturated", false)) {
       ++saturated;
@@ -54,10 +93,54 @@ json summarize_result(const json& result) {
   s["valid_repetitions"] = valid;
   s["errors"] = errors;
   if (!rss.empty()) s["peak_rss_bytes"] = median(rss);
+  s["uncorrected_p99_us"] = estimate_json(uncorrected);
   s["generator_saturated"] = saturated;
   for (const auto& r : saturated_reasons) s["saturated_reasons"].push_back(r);
+  s["groups"] = group_summaries(reps);
   return s;
 }
+
+// Each group of each server against the same group of the baseline, round
+// by round, as the report compares whole servers: the hog workload's point
+// is its light group.  The report holds no such rows, so these verdicts are
+// the interval's alone, outside the report-wide correction, and say so.
+void compare_groups(json& servers, const json& results, const std::string& baseline, double margin) {
+  const json* base = nullptr;
+  for (const json& r : results)
+    if (r.value("server", "") == baseline) base = &r;
+  if (base == nullptr) return;
+  for (std::size_t k = 0; k < servers.size() && k < results.size(); ++k) {
+    if (&results[k] == base) continue;
+    json& groups = servers[k]["groups"];
+    for (std::size_t i = 0; i < groups.size(); ++i) {
+      json vs = json::object();
+      for (const auto& m : report_metrics()) {
+        if (m.key == "server_cpu_us_per_request") continue;
+        const std::string pointer = "/groups/" + std::to_string(i) + std::string(m.pointer);
+        const report_metric per_group{m.key, m.label, pointer, m.higher_is_better};
+        const round_comparison r = compare_rounds(array_field(results[k], "repetitions"),
+                                                  array_field(*base, "repetitions"), per_group, margin);
+        const paired_comparison& p = r.result;
+        std::string verdict = r.saturated_rounds > 0 ? "generator_bound" : paired_verdict_name(p.verdict);
+        vs[m.key] = {{"ratio", std::isfinite(p.ratio) ? json(p.ratio) : json(nullptr)},
+                     {"ci95", p.ci ? json{{"low", p.ci->low}, {"high", p.ci->high}} : json(nullptr)},
+                     {"interval_verdict", verdict},
+                     {"corrected", false}};
+      }
+      groups[i]["vs_baseline"] = std::move(vs);
+    }
+  }
+}
+
+std::string names_of(const json& items, const char* key) {
+  std::string names;
+  for (const json& i : items) names += (names.empty() ? "" : ", ") + i.value(key, std::string("?"));
+  return names.empty() ? "none" : names;
+}
+
+}  // namespace
+
+namespace show_detail {
 
 // j[key] when it is a string, else `otherwise` (absent and null alike).
 std::string text(const json& j, const char* key, const std::string& otherwise) {
@@ -73,17 +156,6 @@ std::optional<double> number(const json& j, const char* key) {
 std::optional<interval> interval_of(const json& ci) {
   if (!ci.is_object()) return std::nullopt;
   return interval{ci.value("low", 0.0), ci.value("high", 0.0)};
-}
-
-std::string estimate_text(const json& estimate) {
-  return estimate.is_object() ? format_number(number(estimate, "median")) : "-";
-}
-
-std::string mib_text(const json& bytes) {
-  if (!bytes.is_number()) return "-";
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f", bytes.get<double>() / (1024.0 * 1024.0));
-  return buf;
 }
 
 std::string words(std::string token) {
@@ -131,90 +203,29 @@ void print_header(const json& s, std::ostream& out) {
                 0);
 }
 
-void print_servers(const json& servers, std::ostream& out) {
-  out << row_end(cell("server", 14) + cell("status", 8) + cell("req/s", 7, true) +
-                 cell("95% CI", 15) + cell("p50 us", 7, true) + cell("p99 us", 7, true) +
-                 cell("p99.9 us", 8, true) + cell("cpu us/req", 10, true) +
-                 cell("RSS MiB", 7, true) + cell("errors", 6, true));
-  for (const json& s : servers) {
-    const json throughput = s.value("throughput_rps", json());
-    const std::optional<interval> ci =
-        throughput.is_object() ? interval_of(throughput.value("ci95", json())) : std::nullopt;
-    // The flags under the table spell out every status but ok.
-    std::string status = s.value("status", "");
-    if (status == "unavailable") status = "unavail";
-    if (s.value("generator_saturated", 0) > 0) status += "!";
-    out << row_end(cell(s.value("server", ""), 14) + cell(status, 8) +
-                   cell(estimate_text(throughput), 7, true) +
-                   cell(format_interval(ci, format_number), 15) +
-                   cell(estimate_text(s.value("p50_us", json())), 7, true) +
-                   cell(estimate_text(s.value("p99_us", json())), 7, true) +
-                   cell(estimate_text(s.value("p99_9_us", json())), 8, true) +
-                   cell(estimate_text(s.value("server_cpu_us_per_request", json())), 10, true) +
-                   cell(mib_text(s.value("peak_rss_bytes", json())), 7, true) +
-                   cell(std::to_string(s.value("errors", std::uint64_t{0})), 6, true));
-  }
+}  // namespace show_detail
+
+std::string metric_key(const std::string& name) {
+  // The short names are what the tables call them, less the unit.
+  static const std::vector<std::pair<std::string, std::string>> aliases = {
+      {"throughput", "throughput_rps"}, {"req/s", "throughput_rps"}, {"p50", "p50_us"},
+      {"p99", "p99_us"}, {"p99.9", "p99_9_us"}, {"p99_9", "p99_9_us"},
+      {"cpu", "server_cpu_us_per_request"}};
+  for (const auto& m : report_metrics())
+    if (name == m.key) return std::string(m.key);
+  for (const auto& [alias, key] : aliases)
+    if (name == alias) return key;
+  std::string known;
+  for (const auto& m : report_metrics()) known += (known.empty() ? "" : ", ") + std::string(m.key);
+  throw std::runtime_error("unknown metric '" + name + "'; the metrics are " + known +
+                           " (or throughput, p50, p99, p99.9, cpu)");
 }
 
-void print_comparisons(const json& comparisons, std::ostream& out) {
-  for (const json& c : comparisons) {
-    out << "\n"
-        << cell("  " + c.value("candidate", "") + " vs " + c.value("baseline", ""), 30)
-        << cell("ratio", 6, true) << cell("95% CI", 16) << "verdict\n";
-    std::set<std::string> reasons;
-    const json& metrics = object_field(c, "metrics");
-    for (const auto& m : report_metrics()) {
-      const json r = metrics.value(m.key, json());
-      if (!r.is_object()) continue;
-      // An undetermined verdict says why in its row ("undetermined: 3
-      // rounds; verdicts need 5") when that fits; other reasons go below.
-      std::string verdict = words(r.value("verdict", ""));
-      if (const json reason = r.value("reason", json()); reason.is_string()) {
-        const std::string why = reason.get<std::string>();
-        if (verdict == "undetermined" && why.size() <= 33) verdict += ": " + why;  // 100 columns
-        else reasons.insert(why);
-      }
-      out << cell("    " + std::string(m.label), 30) << cell(format_ratio(number(r, "ratio")), 6, true)
-          << cell(format_interval(interval_of(r.value("ci95", json()))), 16) << verdict << "\n";
-    }
-    for (const auto& reason : reasons) out << wrap("note: " + reason, 4);
-  }
+bool color_wanted(int fd) {
+  // https://no-color.org: any non-empty NO_COLOR turns colour off.
+  const char* no_color = std::getenv("NO_COLOR");
+  return ::isatty(fd) == 1 && (no_color == nullptr || *no_color == '\0');
 }
-
-void print_flags(const json& servers, std::ostream& out) {
-  for (const json& s : servers) {
-    const std::string name = s.value("server", "");
-    const std::string status = s.value("status", "");
-    if (status != "ok") {
-      std::string text = "! " + name + ": " + status;
-      if (const json why = s.value("status_reason", json()); why.is_string())
-        text += " (" + why.get<std::string>() + ")";
-      out << wrap(text, 2);
-    }
-    for (const json& reason : array_field(s, "invalid_reasons"))
-      out << wrap("! " + name + ": invalid " + reason.get<std::string>(), 2);
-    if (const json& short_by = s["rate_shortfall"]; short_by.is_object()) {
-      char text[200];
-      std::snprintf(text, sizeof text,
-                    "! %s: achieved %.1f%% less than the offered %s req/s (median %s req/s), so its "
-                    "latency was measured at a load it did not carry",
-                    name.c_str(), short_by.value("fraction", 0.0) * 100,
-                    format_number(number(s, "offered_rps")).c_str(),
-                    format_number(number(short_by, "achieved_rps")).c_str());
-      out << wrap(text, 2);
-    }
-    if (const int n = s.value("generator_saturated", 0); n > 0) {
-      std::string text = "! " + name + ": the load generator was saturated in " +
-                         std::to_string(n) + " of " + s.value("repetitions", json()).dump() +
-                         " repetitions, so its figures may be the harness's limit";
-      for (const json& reason : array_field(s, "saturated_reasons"))
-        text += "; " + reason.get<std::string>();
-      out << wrap(text, 2);
-    }
-  }
-}
-
-}  // namespace
 
 json summarize_report(const json& report, const std::string& name) {
   require_readable(report, name);
@@ -234,35 +245,70 @@ json summarize_report(const json& report, const std::string& name) {
             {"repetitions", report.value("repetitions", json())},
             {"calibration", meta.value("calibration", json())},
             {"baseline", report.value("baseline", json())},
+            {"margin", report.value("margin", 0.03)},
             {"workloads", json::array()}};
   for (const json& w : report.at("workloads")) {
     json servers = json::array();
     for (const json& r : array_field(w, "results")) servers.push_back(summarize_result(r));
+    compare_groups(servers, array_field(w, "results"), text(s, "baseline", ""), s["margin"].get<double>());
+    const bool open_loop = definition_is_open_loop(w.value("workload", json()));
     s["workloads"].push_back({{"name", w.value("name", "")},
                               {"file", w.value("file", json())},
+                              {"open_loop", open_loop},
+                              {"headline", open_loop ? "p99_us" : "throughput_rps"},
                               {"servers", std::move(servers)},
                               {"comparisons", array_field(w, "comparisons")}});
   }
   return s;
 }
 
-void print_summary(const json& s, std::ostream& out) {
-  print_header(s, out);
-  out << "status ! = generator saturated; figures are medians over valid repetitions\n";
-  for (const json& w : s.at("workloads")) {
-    out << "\n== " << w.value("name", "");
-    if (const json file = w.value("file", json()); file.is_string()) out << " (" << file.get<std::string>() << ")";
-    out << "\n";
-    print_servers(w.at("servers"), out);
-    print_comparisons(w.at("comparisons"), out);
-    print_flags(w.at("servers"), out);
+json filter_summary(json s, const show_options& o) {
+  if (!o.metric.empty()) (void)metric_key(o.metric);
+  for (const auto& name : o.workloads)
+    if (std::none_of(s["workloads"].begin(), s["workloads"].end(),
+                     [&](const json& w) { return w.value("name", "") == name; }))
+      throw std::runtime_error("no workload '" + name + "' in the report; it has " +
+                               names_of(s["workloads"], "name"));
+  std::set<std::string> servers;
+  for (const json& w : s["workloads"])
+    for (const json& r : w["servers"]) servers.insert(r.value("server", ""));
+  for (const auto& name : o.servers)
+    if (!servers.count(name)) {
+      std::string known;
+      for (const auto& k : servers) known += (known.empty() ? "" : ", ") + k;
+      throw std::runtime_error("no server '" + name + "' in the report; it has " + known);
+    }
+  const auto wanted = [](const std::vector<std::string>& only, const std::string& name) {
+    return only.empty() || std::find(only.begin(), only.end(), name) != only.end();
+  };
+  const std::string baseline = text(s, "baseline", "");
+  json kept = json::array();
+  for (json& w : s["workloads"]) {
+    if (!wanted(o.workloads, w.value("name", ""))) continue;
+    json rows = json::array(), comparisons = json::array();
+    for (json& r : w["servers"])
+      if (r.value("server", "") == baseline || wanted(o.servers, r.value("server", ""))) rows.push_back(r);
+    for (json& c : w["comparisons"])
+      if (wanted(o.servers, c.value("candidate", ""))) comparisons.push_back(c);
+    w["servers"] = std::move(rows);
+    w["comparisons"] = std::move(comparisons);
+    kept.push_back(std::move(w));
   }
+  s["workloads"] = std::move(kept);
+  return s;
 }
 
-int run_show(const std::string& path, bool json_output, std::ostream& out, std::ostream& err) {
+void print_summary(const json& s, std::ostream& out, const show_options& o) {
+  print_header(s, out);
+  print_matrix(s, out, o);
+  print_details(s, out, o);
+}
+
+int run_show(const std::string& path, const std::string& format, const show_options& o,
+             std::ostream& out, std::ostream& err) {
   return print_or_fail(
-      "show", json_output, out, err, [&] { return summarize_report(read_report(path), path); },
-      print_summary);
+      "show", format, out, err, [&] { return filter_summary(summarize_report(read_report(path), path), o); },
+      [&](const json& s, std::ostream& to) { print_summary(s, to, o); }, write_summary_csv);
 }
 
 }  // namespace ioduel::harness

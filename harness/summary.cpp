@@ -20,8 +20,8 @@ using json = nlohmann::json;
 
 json interval_json(double low, double high) { return {{"low", low}, {"high", high}}; }
 
-// Median with its exact order-statistic interval and that interval's level;
-// with fewer than two samples, no interval and the reason why.
+}  // namespace
+
 json estimate_json(const std::vector<double>& samples) {
   if (samples.empty()) return nullptr;
   const estimate e = median_with_ci(samples);
@@ -35,6 +35,8 @@ json estimate_json(const std::vector<double>& samples) {
   }
   return j;
 }
+
+namespace {
 
 // The metric's value in every valid repetition.
 std::vector<double> samples_of(const json& reps, const report_metric& m) {

@@ -27,6 +27,11 @@ struct round_comparison {
 round_comparison compare_rounds(const nlohmann::json& candidate, const nlohmann::json& baseline,
                                 const report_metric& m, double margin);
 
+// Median with its exact order-statistic interval and that interval's level
+// (an "estimate" of results/schema.json); with fewer than two samples, no
+// interval and the reason why; null for no samples.
+nlohmann::json estimate_json(const std::vector<double>& samples);
+
 // "the load generator was saturated in 1 of the 5 rounds compared"
 std::string saturated_reason(std::size_t saturated, std::size_t compared);
 

@@ -13,6 +13,8 @@ ioduel_add_test(measure_test
     ${CMAKE_CURRENT_LIST_DIR}/measure/interval_log_test.cpp
     ${CMAKE_CURRENT_LIST_DIR}/measure/show_test.cpp
     ${CMAKE_CURRENT_LIST_DIR}/measure/compare_test.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/measure/show_summary_test.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/measure/html_test.cpp
   LIBS ioduel_measure
   LABELS unit)
 target_compile_definitions(measure_test PRIVATE IODUEL_SOURCE_DIR="${PROJECT_SOURCE_DIR}")

@@ -1,0 +1,120 @@
+// Opens a page written by `ioduel html` in Debian's headless chromium
+// (playwright-core drives it; no browser is downloaded) and checks it as a
+// reader would see it: nothing fetched, no console error, every chart drawn
+// with real size, the summary matrix holding the report's own figures, and a
+// chart answering a hover with the value under the cursor.  Writes a
+// screenshot.  Usage: node page_test.js PAGE.html SCREENSHOT.png|- REPORT.json [AFTER.json]
+// (two reports: the before/after page of both).
+'use strict';
+const fs = require('fs');
+const path = require('path');
+const { chromium } = require('playwright-core');
+
+const [pagePath, shotArg, ...reportPaths] = process.argv.slice(2);
+const shotPath = shotArg === '-' ? null : shotArg;
+const failures = [];
+const check = (ok, what) => { if (!ok) failures.push(what); };
+
+// The headline metric, decided here again from the definition (show.hpp):
+// p99 where the workload sets its own rate, throughput otherwise.
+function openLoop(d) {
+  if (!d) return false;
+  if (d.trace) return !d.trace.as_fast_as_possible;
+  return Array.isArray(d.groups) && d.groups.length > 0 && d.groups.every((g) => g.loop === 'open');
+}
+
+(async () => {
+  const reports = reportPaths.map((p) => JSON.parse(fs.readFileSync(p, 'utf8')));
+  const report = reports[0];  // the matrix checked is the first report's
+  const url = 'file://' + path.resolve(pagePath);
+  const browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync'],
+  });
+  const started = Date.now();
+  try {
+    const page = await browser.newPage({ viewport: { width: 1240, height: 1500 } });
+    const left = [], errors = [];
+    // Every request but the page itself is blocked, and counted.
+    await page.route('**/*', (route) => {
+      if (route.request().url() === url) return route.continue();
+      left.push(route.request().url());
+      return route.abort();
+    });
+    page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+    page.on('pageerror', (e) => errors.push(String(e)));
+    await page.goto(url, { waitUntil: 'load' });
+    await page.waitForFunction(() => window.ioduelReady === true, null, { timeout: 20000 });
+
+    check(left.length === 0, `requests left the page: ${left.join(', ')}`);
+    check(errors.length === 0, `console errors: ${errors.join(' | ')}`);
+
+    // Charts: a spectrum per workload (of the last report) with a histogram,
+    // three overview charts (throughput, CPU per request, RSS) and two per
+    // sweep for each report.
+    const withHistogram = reports[reports.length - 1].workloads.filter((w) => (w.results || []).some((r) =>
+      (r.repetitions || []).some((rep) => rep.valid && rep.latency_us && rep.latency_us.histogram))).length;
+    const expected = withHistogram + reports.reduce((n, r) => n + 3 + (r.sweep ? 2 : 0), 0);
+    const sizes = await page.$$eval('.chart canvas', (cs) => cs.map((c) => {
+      const b = c.getBoundingClientRect();
+      return [b.width, b.height];
+    }));
+    check(sizes.length === expected, `expected ${expected} charts, found ${sizes.length}`);
+    check(sizes.every(([w, h]) => w >= 200 && h >= 100), `a chart is too small: ${JSON.stringify(sizes)}`);
+    const drawn = await page.evaluate(() => window.ioduelCharts.length);
+    check(drawn === expected, `uPlot drew ${drawn} charts, expected ${expected}`);
+
+    // The matrix: each cell is the ratio of the report's own comparison.
+    const cells = await page.$$eval('table.matrix td.cell', (tds) => tds.map((td) => ({
+      workload: td.dataset.workload, server: td.dataset.server,
+      ratio: td.querySelector('.ratio').textContent, verdict: td.querySelector('.verdict').textContent })));
+    let compared = 0;
+    for (const w of report.workloads) {
+      const key = openLoop(w.workload) ? 'p99_us' : 'throughput_rps';
+      for (const c of w.comparisons || []) {
+        const m = (c.metrics || {})[key];
+        const cell = cells.find((x) => x.workload === w.name && x.server === c.candidate);
+        check(cell !== undefined, `no cell for ${w.name} / ${c.candidate}`);
+        if (!cell || !m) continue;
+        const want = m.ratio == null ? '-' : m.ratio.toFixed(3);
+        check(cell.ratio === want, `${w.name} / ${c.candidate}: cell ${cell.ratio}, report ${want}`);
+        check(cell.verdict === String(m.verdict).replace(/_/g, ' '), `${w.name} / ${c.candidate}: verdict ${cell.verdict}, report ${m.verdict}`);
+        ++compared;
+      }
+    }
+    check(compared > 0, 'no matrix cell was compared with the report');
+
+    // Hover the first spectrum: its legend must show the series' value at
+    // the index under the cursor.
+    if (shotPath) await page.screenshot({ path: shotPath });
+    const over = page.locator('section.workload .u-over').first();
+    await over.scrollIntoViewIfNeeded();
+    const box = await over.boundingBox();
+    await page.mouse.move(box.x + box.width * 0.6, box.y + box.height / 2);
+    await page.waitForTimeout(100);
+    const hover = await page.evaluate(() => {
+      const charts = window.ioduelCharts;
+      const u = charts.find((c) => c.root.closest('section.workload'));
+      const idx = u.cursor.idx;
+      const legend = u.root.querySelectorAll('.u-legend .u-series')[1].querySelector('.u-value').textContent;
+      return { idx, value: idx == null ? null : u.data[1][idx], legend };
+    });
+    const shown = /^([\d.]+)([kMG]?) us$/.exec(hover.legend);
+    check(hover.idx != null && hover.value != null, `hover found no point: ${JSON.stringify(hover)}`);
+    if (shown && hover.value != null) {
+      const v = Number(shown[1]) * ({ '': 1, k: 1e3, M: 1e6, G: 1e9 }[shown[2]]);
+      check(Math.abs(v - hover.value) <= 0.006 * hover.value, `legend ${hover.legend}, value under cursor ${hover.value}`);
+    } else {
+      check(false, `the legend did not show a value on hover: ${JSON.stringify(hover)}`);
+    }
+  } finally {
+    await browser.close();
+  }
+  const seconds = ((Date.now() - started) / 1000).toFixed(1);
+  if (failures.length) {
+    for (const f of failures) console.error('FAIL: ' + f);
+    process.exit(1);
+  }
+  console.log(`page ok: ${pagePath} (${seconds} s in the browser)`);
+})().catch((e) => { console.error(e); process.exit(1); });
