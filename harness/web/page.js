@@ -119,10 +119,11 @@
     return table;
   }
 
-  // A latency unit the report may declare (a later harness may record
-  // nanoseconds and say so); microseconds otherwise.
-  function toMicros(lat, report) {
-    const unit = (lat && (lat.unit || lat.histogram_unit)) || (report.metadata && report.metadata.latency_unit) || 'us';
+  // The unit the histogram counts: schema version 3 says so
+  // (histogram_unit: "ns", while the figures beside it are in "unit": "us");
+  // earlier reports' histograms count microseconds.
+  function toMicros(lat) {
+    const unit = (lat && lat.histogram_unit) || 'us';
     return { ns: 1e-3, us: 1, ms: 1e3, s: 1e6 }[unit] ?? 1;
   }
 
@@ -132,7 +133,7 @@
     for (const rep of result.repetitions || []) {
       const lat = rep.latency_us;
       if (!rep.valid || !lat || !lat.histogram) continue;
-      scale = toMicros(lat, report);
+      scale = toMicros(lat);
       const h = hdr.decodeFromCompressedBase64(lat.histogram);
       if (acc === null) acc = h; else acc.add(h);
     }

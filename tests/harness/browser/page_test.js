@@ -85,6 +85,24 @@ function openLoop(d) {
     }
     check(compared > 0, 'no matrix cell was compared with the report');
 
+    // The first spectrum's median (x = 1/(1-p) = 10^0.3, p = 49.9%) is the
+    // report's p50 for that server, to within the merging of repetitions:
+    // a histogram read in the wrong unit (ns as us) would be 1000 times off.
+    const last = reports[reports.length - 1];
+    const first = last.workloads.find((w) => (w.results || []).some((r) =>
+      (r.repetitions || []).some((rep) => rep.valid && rep.latency_us && rep.latency_us.histogram)));
+    if (first) {
+      const server = first.results.find((r) => (r.repetitions || []).some((rep) => rep.valid && rep.latency_us && rep.latency_us.histogram));
+      const p50s = server.repetitions.filter((rep) => rep.valid && rep.latency_us).map((rep) => rep.latency_us.p50).sort((a, b) => a - b);
+      const want = p50s[Math.floor(p50s.length / 2)];
+      const drawnMedian = await page.evaluate(() => {
+        const u = window.ioduelCharts.find((c) => c.root.closest('section.workload'));
+        return u ? u.data[1][6] : null;
+      });
+      check(drawnMedian != null && drawnMedian > want / 2 && drawnMedian < want * 2,
+        `${first.name} / ${server.server}: the spectrum's median is ${drawnMedian} us, the report's p50 ${want} us`);
+    }
+
     // Hover the first spectrum: its legend must show the series' value at
     // the index under the cursor.
     if (shotPath) await page.screenshot({ path: shotPath });

@@ -35,6 +35,11 @@ started=$SECONDS
 ' "$report" "$out/sweep.json"
 "$ioduel" html "$out/sweep.json" -o "$out/sweep.html"
 "$node" "$here/page_test.js" "$out/sweep.html" - "$out/sweep.json"
+# A report of schema version 3, whose histograms count nanoseconds
+# (histogram_unit): the spectrum must read them as such.
+v3="$here/../../../results/examples/example-run-v3.json"
+"$ioduel" html "$v3" -o "$out/v3.html"
+"$node" "$here/page_test.js" "$out/v3.html" - "$v3"
 # Before and after: the same report twice.
 "$ioduel" html "$report" "$hostile" -o "$out/before-after.html"
 "$node" "$here/page_test.js" "$out/before-after.html" - "$report" "$report"
