@@ -64,7 +64,10 @@ json summarize_result(const json& result) {
             {"errors", 0},
             {"invalid_reasons", json::array()},
             {"generator_saturated", 0},
-            {"saturated_reasons", json::array()}};
+            {"saturated_reasons", json::array()},
+            {"busy_repetitions", 0},
+            {"most_other_cpu_cores", nullptr},
+            {"drifting_repetitions", 0}};
   for (const auto& m : report_metrics()) s[m.key] = summary.value(m.key, json());
   s["offered_rps"] = summary.value("offered_rps", json());
   s["rate_shortfall"] = summary.value("rate_shortfall", json());
@@ -83,6 +86,16 @@ json summarize_result(const json& result) {
     if (const auto v = number_at(rep, "/server/peak_rss_bytes")) rss.push_back(*v);
     if (const auto v = number_at(rep, "/latency_uncorrected_us/p99"); v && rep.value("valid", false))
       uncorrected.push_back(*v);
+    // The machine beside the measurement, and a window that changed regime.
+    const json& host = object_field(rep, "host");
+    if (host.value("busy", false)) {
+      s["busy_repetitions"] = s["busy_repetitions"].get<int>() + 1;
+      const double other = host.value("other_cpu_cores", 0.0);
+      if (!s["most_other_cpu_cores"].is_number() || other > s["most_other_cpu_cores"].get<double>())
+        s["most_other_cpu_cores"] = other;
+    }
+    if (object_field(rep, "intervals").value("stationary", true) == false)
+      s["drifting_repetitions"] = s["drifting_repetitions"].get<int>() + 1;
     const json& client = object_field(rep, "client");
     if (client.value("generator_saturated", false)) {
       ++saturated;

@@ -126,6 +126,20 @@ void print_flags(const json& servers, std::ostream& out) {
                     format_number(number(short_by, "achieved_rps")).c_str());
       out << wrap(text, 2);
     }
+    if (const int n = s.value("busy_repetitions", 0); n > 0) {
+      char text[240];
+      std::snprintf(text, sizeof text,
+                    "! %s: the machine was busy in %d of %s repetitions (other processes used up to %.2f "
+                    "cores, or the hypervisor took over 10%%): its figures carry their noise",
+                    name.c_str(), n, s.value("repetitions", json()).dump().c_str(),
+                    s.value("most_other_cpu_cores", 0.0));
+      out << wrap(text, 2);
+    }
+    if (const int n = s.value("drifting_repetitions", 0); n > 0)
+      out << wrap("! " + name + ": throughput or p50 drifted across the window in " + std::to_string(n) + " of " +
+                      s.value("repetitions", json()).dump() +
+                      " repetitions (not stationary: the warm-up was too short, or the load beside it changed)",
+                  2);
     if (const int n = s.value("generator_saturated", 0); n > 0) {
       std::string text = "! " + name + ": the load generator was saturated in " +
                          std::to_string(n) + " of " + s.value("repetitions", json()).dump() +

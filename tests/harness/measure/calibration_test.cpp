@@ -105,3 +105,20 @@ BOOST_AUTO_TEST_CASE(a_rate_shortfall_is_found_from_the_definition) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+// A busy machine and a drifting window are flagged under the tables.
+BOOST_AUTO_TEST_CASE(show_flags_a_busy_machine_and_a_drifting_window) {
+  json report = t::report({{"pingpong", {{"reactor", t::typical()}, {"proactor", t::typical()}}}}, 3);
+  json& reps = report["workloads"][0]["results"][1]["repetitions"];
+  reps[0]["host"] = {{"busy", true}, {"other_cpu_cores", 1.85}};
+  reps[1]["host"] = {{"busy", false}, {"other_cpu_cores", 0.01}};
+  reps[2]["intervals"] = {{"stationary", false}};
+  std::ostringstream text;
+  print_summary(summarize_report(report, "r.json"), text);
+  BOOST_TEST(text.str().find("! proactor: the machine was busy in 1 of 5 repetitions (other processes used up to 1.85") !=
+                 std::string::npos,
+             text.str());
+  BOOST_TEST(text.str().find("! proactor: throughput or p50 drifted across the window in 1 of 5") != std::string::npos,
+             text.str());
+  BOOST_TEST(text.str().find("! reactor: the machine") == std::string::npos);
+}
