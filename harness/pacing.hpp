@@ -11,7 +11,7 @@
 
 namespace ioduel::harness {
 
-inline constexpr std::int64_t spin_window_ns = 30'000;
+inline constexpr std::int64_t spin_window_ns = 100'000;
 inline constexpr unsigned long timer_slack_ns = 1'000;
 
 struct pace_step {

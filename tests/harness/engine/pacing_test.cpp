@@ -51,19 +51,20 @@ BOOST_AUTO_TEST_CASE(a_step_sleeps_until_the_spin_window_then_spins) {
   BOOST_TEST(next_pace_step(1'000'500, 1'000'000, 30'000).spinning);  // late: do not sleep at all
 }
 
-// Wake-ups up to 25 us late (this VM's are): spinning the last 30 us sends
-// every request within one poll of its time; sleeping to the deadline sends
-// the median one 12 us late and the worst 25 us.
+// Wake-ups up to 80% of the spin window late (this VM's are tens of us):
+// spinning the window sends every request within one poll of its time;
+// sleeping to the deadline sends them as late as the wake-up.
 BOOST_AUTO_TEST_CASE(spinning_sends_on_time_where_sleeping_is_late_by_the_wake_up) {
-  const std::vector<std::int64_t> spun = send_lags(spin_window_ns, 25'000);
+  const std::int64_t jitter = spin_window_ns * 8 / 10;
+  const std::vector<std::int64_t> spun = send_lags(spin_window_ns, jitter);
   BOOST_TEST(spun.front() >= 0);
   BOOST_TEST(spun.back() <= 700, "worst " << spun.back() << " ns");
-  const std::vector<std::int64_t> slept = send_lags(0, 25'000);
-  BOOST_TEST(slept[slept.size() / 2] > 5'000, "median " << slept[slept.size() / 2] << " ns");
-  BOOST_TEST(slept.back() > 20'000);
+  const std::vector<std::int64_t> slept = send_lags(0, jitter);
+  BOOST_TEST(slept[slept.size() / 2] > jitter / 4, "median " << slept[slept.size() / 2] << " ns");
+  BOOST_TEST(slept.back() > jitter * 3 / 4);
   // A wake-up later than the window (a stall) is late by what the window did not cover.
-  const std::vector<std::int64_t> stalled = send_lags(spin_window_ns, 100'000);
-  BOOST_TEST(stalled.back() > 50'000);
+  const std::vector<std::int64_t> stalled = send_lags(spin_window_ns, spin_window_ns * 3);
+  BOOST_TEST(stalled.back() > spin_window_ns);
   BOOST_TEST(stalled[stalled.size() / 4] <= 700);
 }
 
