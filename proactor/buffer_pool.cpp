@@ -149,7 +149,15 @@ char* acquire(std::size_t n, std::size_t& capacity) {
     if (sc.blocks.size() < sc.low_water) sc.low_water = sc.blocks.size();
     c.bytes -= cap;
   } else {
-    b = map_block(cap);
+    try {
+      b = map_block(cap);
+    } catch (const std::bad_alloc&) {
+      // Out of address space (RLIMIT_AS) or memory: the cache's idle blocks
+      // count against the same limit, so give them all back and try once
+      // more before the connection that asked has to be turned away.
+      c.cut_to(0);
+      b = map_block(cap);
+    }
   }
   c.lent += static_cast<std::int64_t>(cap);
   capacity = cap;

@@ -17,10 +17,12 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <exception>
+#include <new>
 #include <utility>
 
 #include <boost/asio/strand.hpp>
@@ -40,7 +42,7 @@ class session final : public session_core<Executor> {
       core::writing_, core::sleeping_, core::paused_, core::backoff_, core::input_, core::read_memory_,
       core::write_memory_, core::timer_memory_, core::closed, core::lingering, core::may_read,
       core::owes_output, core::bind, core::count, core::is_enobufs, core::queued_output,
-      core::parse_frames, core::echo_raw, core::finish_sleep;
+      core::parse_frames, core::echo_raw, core::finish_sleep, core::count_sent;
 
  public:
   // pending_ starts at 1: the server has posted start(), which may still be
@@ -75,13 +77,49 @@ class session final : public session_core<Executor> {
   // Runs `f`; an exception from starting an operation (Asio's io_uring service
   // throws ENOBUFS when it cannot get a submission-queue entry for a new
   // descriptor) closes this connection instead of unwinding io_context::run.
+  // Running out of memory for this connection's input or replies ends this
+  // connection alone, with an ERROR reply where one can still be sent.
   template <class F>
   void guarded(F&& f) noexcept {
     try {
       f();
+    } catch (const std::bad_alloc&) {
+      on_alloc_failure();
     } catch (const std::exception&) {
       close(true);
     }
+  }
+
+  // Whatever was being read or built for this connection is incomplete: drop
+  // it, and the replies not yet started, which frees this connection's memory
+  // first; then the ERROR reply (id 0, naming memory, counted as a protocol
+  // error) goes out after the replies already being written (wbuf_ holds
+  // whole replies, so it follows them cleanly) and the connection ends as
+  // after any ERROR.  Lingering owes nothing, and a second failure after the
+  // ERROR was queued has nothing better to offer: those close.
+  void on_alloc_failure() noexcept {
+    if (closed()) return;
+    if (lingering() || phase_ == session_phase::erred) {
+      close(true);
+      return;
+    }
+    out_.clear();
+    input_.drop(reading_, out_);
+    sleeping_ = false;
+    paused_ = false;
+    try {
+      protocol::append_error_reply(out_, 0, "out of memory: the server cannot hold this connection's data");
+    } catch (const std::bad_alloc&) {
+      close(true);
+      return;
+    }
+    count(ctx_.counters.protocol_errors);
+    phase_ = session_phase::erred;
+    // Once more in guarded(): a failure there now finds the phase erred and closes.
+    guarded([this] {
+      arm_timer();
+      step();
+    });
   }
 
   // Every handler ends here: the session may delete itself only once no
@@ -186,7 +224,11 @@ class session final : public session_core<Executor> {
   // One async_write_some at a time over wbuf_, resumed from on_write until
   // the batch is out, so that each part that leaves counts as activity (a
   // client reading slowly is not idle) and a failed submission (io_uring's
-  // ENOBUFS: nothing was written) can be retried where it stopped.
+  // ENOBUFS: nothing was written) can be retried where it stopped.  Each
+  // write offers at most write_slice bytes: a fast reader's socket takes
+  // several MiB in one sendmsg, and every completion is one handler's turn,
+  // so the slice is what bounds one connection's output per turn while
+  // other connections on the same loop wait.
   void flush() {
     if (writing_ || closed() || backoff_) return;
     if (wbuf_.empty()) {
@@ -196,7 +238,7 @@ class session final : public session_core<Executor> {
     writing_ = true;
     ++pending_;
     try {
-      socket_.async_write_some(asio::buffer(wbuf_.readable().data(), wbuf_.size()),
+      socket_.async_write_some(asio::buffer(wbuf_.readable().data(), std::min(wbuf_.size(), write_slice)),
                                bind(write_memory_, [this](const boost::system::error_code& ec,
                                                           std::size_t n) { on_write(ec, n); }));
     } catch (...) {
@@ -208,6 +250,10 @@ class session final : public session_core<Executor> {
 
   void on_write(const boost::system::error_code& ec, std::size_t n) {
     writing_ = false;
+    // What the socket took counts even if the session closed meanwhile (under
+    // epoll the first sendmsg runs inside async_write_some): the client may
+    // have read it.  wbuf_ outlives a write in flight (close()).
+    count_sent(n);
     if (!closed()) {
       guarded([&] {
         if (is_enobufs(ec)) {
@@ -277,6 +323,15 @@ class session final : public session_core<Executor> {
             close(false);
             return;
           case session_deadline::expiry::idle:
+            // A connection we owe output (queued, or being written to a peer
+            // that is not reading now) is waiting on us, not idle: look again
+            // a whole timeout later.  After an ERROR nothing more will be
+            // answered, so there only the output's progress counts: closed
+            // once none of it has left for the timeout.
+            if (phase_ != session_phase::erred && (owes_output() || paused_)) {
+              deadline_.touch(clock::now());
+              break;
+            }
             // Nothing read, no byte written, no reply owed for the whole timeout.
             count(ctx_.counters.idle_timeouts);
             close(false);

@@ -2,7 +2,6 @@
 // Helpers shared by the flow-control and resource cases (issue 12).
 #include <sys/socket.h>
 
-#include <cstdlib>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -10,22 +9,6 @@
 #include "server_fixture.hpp"
 
 namespace ioduel::testing::flow {
-
-// Known failures: the proactor configurations (every configuration whose
-// name starts "proactor") do not meet the cases marked with this yet, so the
-// case is skipped there with this message; everywhere else it runs as usual.
-// Issue 13 (the proactor's side of these contracts) removes every mark.
-inline boost::test_tools::assertion_result known_failure_on_proactor_issue_13(boost::unit_test::test_unit_id id) {
-  const auto& cfg = server_config::get();
-  // IODUEL_RUN_KNOWN_FAILURES=1 runs them anyway, to see which still fail.
-  const char* run_anyway = std::getenv("IODUEL_RUN_KNOWN_FAILURES");
-  if (cfg.name.rfind("proactor", 0) == 0 && !(run_anyway && std::string(run_anyway) == "1")) {
-    boost::test_tools::assertion_result r(false);
-    r.message() << cfg.name << ": a known failure of the proactor (issue 13)";
-    return r;
-  }
-  return server_available(id);
-}
 
 constexpr std::uint32_t mib = 1u << 20;
 
