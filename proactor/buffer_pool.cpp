@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <cstring>
 #include <ctime>
+#include <atomic>
 #include <new>
 #include <vector>
 
@@ -80,6 +81,44 @@ struct size_class {
   std::size_t low_water = 0;
 };
 
+// A few min_blocks kept apart for the whole process, handed out only when a
+// mapping fails, so that a connection with small replies (or an ERROR reply
+// naming memory) is still served when others have exhausted the address
+// space; a min_block released while a slot is empty refills it.  Shared by
+// every thread: in the shared-context model a block often comes back on
+// another thread than the one that took it, and per-thread reserves drained
+// that way.  Never cut or decayed; they live as long as the process.
+std::atomic<char*> reserve_slots[4];
+
+void fill_reserve() noexcept {
+  for (auto& slot : reserve_slots) {
+    if (slot.load(std::memory_order_relaxed) != nullptr) continue;
+    try {
+      char* b = map_block(min_block);
+      char* expected = nullptr;
+      if (!slot.compare_exchange_strong(expected, b, std::memory_order_acq_rel)) unmap_block(b, min_block);
+    } catch (const std::bad_alloc&) {
+      return;  // refilled later by released blocks
+    }
+  }
+}
+
+char* take_reserve() noexcept {
+  for (auto& slot : reserve_slots)
+    if (char* b = slot.exchange(nullptr, std::memory_order_acq_rel)) return b;
+  return nullptr;
+}
+
+bool refill_reserve(char* block) noexcept {
+  for (auto& slot : reserve_slots) {
+    char* expected = nullptr;
+    if (slot.load(std::memory_order_relaxed) == nullptr &&
+        slot.compare_exchange_strong(expected, block, std::memory_order_acq_rel))
+      return true;
+  }
+  return false;
+}
+
 struct cache {
   size_class classes[class_count];
   std::size_t bytes = 0;
@@ -89,8 +128,7 @@ struct cache {
   std::int64_t lent = 0;
   std::int64_t period_ms = decay_period.count();
   std::int64_t period_ends_ms = coarse_now_ms() + period_ms;
-
-  cache() = default;
+  cache() { fill_reserve(); }
   cache(const cache&) = delete;
   cache& operator=(const cache&) = delete;
   ~cache() {
@@ -156,7 +194,13 @@ char* acquire(std::size_t n, std::size_t& capacity) {
       // count against the same limit, so give them all back and try once
       // more before the connection that asked has to be turned away.
       c.cut_to(0);
-      b = map_block(cap);
+      try {
+        b = map_block(cap);
+      } catch (const std::bad_alloc&) {
+        if (cap != min_block) throw;
+        b = take_reserve();
+        if (b == nullptr) throw;
+      }
     }
   }
   c.lent += static_cast<std::int64_t>(cap);
@@ -170,6 +214,7 @@ void release(char* block, std::size_t capacity) noexcept {
   auto& c = local();
   c.maybe_end_period();
   c.lent -= static_cast<std::int64_t>(capacity);
+  if (capacity == min_block && refill_reserve(block)) return;
   if (k < class_count && (min_block << k) == capacity && c.bytes + capacity <= cache_limit) {
     try {
       c.classes[k].blocks.push_back(block);

@@ -25,6 +25,7 @@
 #include <new>
 #include <utility>
 
+#include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
 
 #include "proactor/buffer_pool.hpp"
@@ -64,6 +65,25 @@ class session final : public session_core<Executor> {
       });
     }
     finish_handler();
+  }
+
+  // Posts start() on the session's executor: the one handler counted in
+  // pending_ from construction.  On an io_context its operation lives in
+  // read_memory_ (no read is pending before start, and Asio frees the
+  // operation before the handler runs), so posting takes no heap memory:
+  // through the default allocator it failed under RLIMIT_AS and left a
+  // registered session that never started, its client unanswered, until the
+  // drain timeout.  A strand's wrapper is larger than read_memory_, and the
+  // strand schedules itself with Asio's recycling allocator anyway, so there
+  // posting may fail: then the session is undone here, none of it has run.
+  void post_start() {
+    try {
+      if constexpr (shared_context) asio::post(this->executor_, [this] { start(); });
+      else asio::post(this->executor_, bind(read_memory_, [this] { start(); }));
+    } catch (...) {
+      abandon();
+      throw;
+    }
   }
 
   void abort() noexcept override { close(false); }
@@ -126,6 +146,18 @@ class session final : public session_core<Executor> {
   // handler of it is pending or running.
   void finish_handler() noexcept {
     if (--pending_ == 0 && closed()) destroy();
+  }
+
+  // post_start() failed: runs on the acceptor's thread, before any handler of
+  // the session, so the closed count is added atomically (add_local is the
+  // owner thread's).
+  void abandon() noexcept {
+    phase_ = session_phase::closed;
+    ctx_.remove(*this);
+    ctx_.counters.connections_closed.add();
+    boost::system::error_code ignored;
+    socket_.close(ignored);
+    destroy();
   }
 
   void destroy() noexcept {
