@@ -36,22 +36,51 @@ std::size_t class_of(std::size_t n) noexcept {
 #endif
 #endif
 
+// Bytes mapped for blocks by every thread, and the most the pool lets itself
+// map: once a mapping has failed, `headroom` short of what was mapped then,
+// so that blocks do not take the last of the address space and leave malloc
+// (a STATS reply's JSON, Asio's operations) none; a bystander was answered
+// "out of memory" otherwise.  Lifted at the end of a decay period, so a
+// limit that has gone up again is found by the next failure.
+constexpr std::size_t headroom = 16u << 20;
+std::atomic<std::size_t> mapped_bytes{0};
+std::atomic<std::size_t> ceiling{~std::size_t{0}};
+
 // Each block is its own anonymous mapping (see buffer_pool.hpp): freeing it
 // returns its pages to the kernel at once, whatever else lives around it.
 // Under ASan blocks come from the heap instead, where ASan puts redzones
 // around them; ASan knows nothing of our mappings.
 char* map_block(std::size_t bytes) {
+  const std::size_t before = mapped_bytes.fetch_add(bytes, std::memory_order_relaxed);
+  // A min_block (small replies, an ERROR) may use the headroom.
+  if (bytes > min_block && before + bytes > ceiling.load(std::memory_order_relaxed)) {
+    mapped_bytes.fetch_sub(bytes, std::memory_order_relaxed);
+    throw std::bad_alloc();
+  }
 #ifdef IODUEL_POOL_ON_HEAP
-  return static_cast<char*>(::operator new(bytes));
+  try {
+    return static_cast<char*>(::operator new(bytes));
+  } catch (const std::bad_alloc&) {
+    mapped_bytes.fetch_sub(bytes, std::memory_order_relaxed);
+    throw;
+  }
 #else
   void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (p == MAP_FAILED) throw std::bad_alloc();
+  if (p == MAP_FAILED) {
+    const std::size_t now = mapped_bytes.fetch_sub(bytes, std::memory_order_relaxed) - bytes;
+    const std::size_t cap = now > headroom ? now - headroom : 0;
+    std::size_t old = ceiling.load(std::memory_order_relaxed);
+    while (cap < old && !ceiling.compare_exchange_weak(old, cap, std::memory_order_relaxed)) {
+    }
+    throw std::bad_alloc();
+  }
   return static_cast<char*>(p);
 #endif
 }
 
 void unmap_block(char* block, std::size_t bytes) noexcept {
   ASAN_UNPOISON_MEMORY_REGION(block, bytes);
+  mapped_bytes.fetch_sub(bytes, std::memory_order_relaxed);
 #ifdef IODUEL_POOL_ON_HEAP
   ::operator delete(block);
   (void)bytes;
@@ -146,6 +175,7 @@ struct cache {
       classes[k].low_water = classes[k].blocks.size();
     }
     period_ends_ms = coarse_now_ms() + period_ms;
+    ceiling.store(~std::size_t{0}, std::memory_order_relaxed);
   }
 
   void cut_to(std::size_t limit) noexcept {

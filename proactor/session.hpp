@@ -67,15 +67,10 @@ class session final : public session_core<Executor> {
     finish_handler();
   }
 
-  // Posts start() on the session's executor: the one handler counted in
-  // pending_ from construction.  On an io_context its operation lives in
-  // read_memory_ (no read is pending before start, and Asio frees the
-  // operation before the handler runs), so posting takes no heap memory:
-  // through the default allocator it failed under RLIMIT_AS and left a
-  // registered session that never started, its client unanswered, until the
-  // drain timeout.  A strand's wrapper is larger than read_memory_, and the
-  // strand schedules itself with Asio's recycling allocator anyway, so there
-  // posting may fail: then the session is undone here, none of it has run.
+  // Posts start(), the handler counted in pending_ from construction.  On an
+  // io_context it lives in read_memory_ (free until start reads), so no heap:
+  // a post that failed under RLIMIT_AS left a session that never started.  A
+  // strand's wrapper does not fit and may still fail: then undo the session.
   void post_start() {
     try {
       if constexpr (shared_context) asio::post(this->executor_, [this] { start(); });
@@ -110,13 +105,10 @@ class session final : public session_core<Executor> {
     }
   }
 
-  // Whatever was being read or built for this connection is incomplete: drop
-  // it, and the replies not yet started, which frees this connection's memory
-  // first; then the ERROR reply (id 0, naming memory, counted as a protocol
-  // error) goes out after the replies already being written (wbuf_ holds
-  // whole replies, so it follows them cleanly) and the connection ends as
-  // after any ERROR.  Lingering owes nothing, and a second failure after the
-  // ERROR was queued has nothing better to offer: those close.
+  // What was being read or built is incomplete: drop it and the replies not
+  // yet started (freeing memory first); the ERROR (id 0, naming memory)
+  // follows the whole replies left in wbuf_, then the session ends as after
+  // any ERROR.  Lingering, or failing again after the ERROR, closes.
   void on_alloc_failure() noexcept {
     if (closed()) return;
     if (lingering() || phase_ == session_phase::erred) {
@@ -355,11 +347,9 @@ class session final : public session_core<Executor> {
             close(false);
             return;
           case session_deadline::expiry::idle:
-            // A connection we owe output (queued, or being written to a peer
-            // that is not reading now) is waiting on us, not idle: look again
-            // a whole timeout later.  After an ERROR nothing more will be
-            // answered, so there only the output's progress counts: closed
-            // once none of it has left for the timeout.
+            // Owed output (queued, or stuck at a peer not reading now) is not
+            // idle: look again a timeout later.  After an ERROR only the
+            // output's progress counts: closed once none left for the timeout.
             if (phase_ != session_phase::erred && (owes_output() || paused_)) {
               deadline_.touch(clock::now());
               break;
