@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <cstring>
 #include <ctime>
+#include <atomic>
 #include <new>
 #include <vector>
 
@@ -35,22 +36,51 @@ std::size_t class_of(std::size_t n) noexcept {
 #endif
 #endif
 
+// Bytes mapped for blocks by every thread, and the most the pool lets itself
+// map: once a mapping has failed, `headroom` short of what was mapped then,
+// so that blocks do not take the last of the address space and leave malloc
+// (a STATS reply's JSON, Asio's operations) none; a bystander was answered
+// "out of memory" otherwise.  Lifted at the end of a decay period, so a
+// limit that has gone up again is found by the next failure.
+constexpr std::size_t headroom = 16u << 20;
+std::atomic<std::size_t> mapped_bytes{0};
+std::atomic<std::size_t> ceiling{~std::size_t{0}};
+
 // Each block is its own anonymous mapping (see buffer_pool.hpp): freeing it
 // returns its pages to the kernel at once, whatever else lives around it.
 // Under ASan blocks come from the heap instead, where ASan puts redzones
 // around them; ASan knows nothing of our mappings.
 char* map_block(std::size_t bytes) {
+  const std::size_t before = mapped_bytes.fetch_add(bytes, std::memory_order_relaxed);
+  // A min_block (small replies, an ERROR) may use the headroom.
+  if (bytes > min_block && before + bytes > ceiling.load(std::memory_order_relaxed)) {
+    mapped_bytes.fetch_sub(bytes, std::memory_order_relaxed);
+    throw std::bad_alloc();
+  }
 #ifdef IODUEL_POOL_ON_HEAP
-  return static_cast<char*>(::operator new(bytes));
+  try {
+    return static_cast<char*>(::operator new(bytes));
+  } catch (const std::bad_alloc&) {
+    mapped_bytes.fetch_sub(bytes, std::memory_order_relaxed);
+    throw;
+  }
 #else
   void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (p == MAP_FAILED) throw std::bad_alloc();
+  if (p == MAP_FAILED) {
+    const std::size_t now = mapped_bytes.fetch_sub(bytes, std::memory_order_relaxed) - bytes;
+    const std::size_t cap = now > headroom ? now - headroom : 0;
+    std::size_t old = ceiling.load(std::memory_order_relaxed);
+    while (cap < old && !ceiling.compare_exchange_weak(old, cap, std::memory_order_relaxed)) {
+    }
+    throw std::bad_alloc();
+  }
   return static_cast<char*>(p);
 #endif
 }
 
 void unmap_block(char* block, std::size_t bytes) noexcept {
   ASAN_UNPOISON_MEMORY_REGION(block, bytes);
+  mapped_bytes.fetch_sub(bytes, std::memory_order_relaxed);
 #ifdef IODUEL_POOL_ON_HEAP
   ::operator delete(block);
   (void)bytes;
@@ -80,6 +110,44 @@ struct size_class {
   std::size_t low_water = 0;
 };
 
+// A few min_blocks kept apart for the whole process, handed out only when a
+// mapping fails, so that a connection with small replies (or an ERROR reply
+// naming memory) is still served when others have exhausted the address
+// space; a min_block released while a slot is empty refills it.  Shared by
+// every thread: in the shared-context model a block often comes back on
+// another thread than the one that took it, and per-thread reserves drained
+// that way.  Never cut or decayed; they live as long as the process.
+std::atomic<char*> reserve_slots[4];
+
+void fill_reserve() noexcept {
+  for (auto& slot : reserve_slots) {
+    if (slot.load(std::memory_order_relaxed) != nullptr) continue;
+    try {
+      char* b = map_block(min_block);
+      char* expected = nullptr;
+      if (!slot.compare_exchange_strong(expected, b, std::memory_order_acq_rel)) unmap_block(b, min_block);
+    } catch (const std::bad_alloc&) {
+      return;  // refilled later by released blocks
+    }
+  }
+}
+
+char* take_reserve() noexcept {
+  for (auto& slot : reserve_slots)
+    if (char* b = slot.exchange(nullptr, std::memory_order_acq_rel)) return b;
+  return nullptr;
+}
+
+bool refill_reserve(char* block) noexcept {
+  for (auto& slot : reserve_slots) {
+    char* expected = nullptr;
+    if (slot.load(std::memory_order_relaxed) == nullptr &&
+        slot.compare_exchange_strong(expected, block, std::memory_order_acq_rel))
+      return true;
+  }
+  return false;
+}
+
 struct cache {
   size_class classes[class_count];
   std::size_t bytes = 0;
@@ -89,8 +157,7 @@ struct cache {
   std::int64_t lent = 0;
   std::int64_t period_ms = decay_period.count();
   std::int64_t period_ends_ms = coarse_now_ms() + period_ms;
-
-  cache() = default;
+  cache() { fill_reserve(); }
   cache(const cache&) = delete;
   cache& operator=(const cache&) = delete;
   ~cache() {
@@ -108,6 +175,7 @@ struct cache {
       classes[k].low_water = classes[k].blocks.size();
     }
     period_ends_ms = coarse_now_ms() + period_ms;
+    ceiling.store(~std::size_t{0}, std::memory_order_relaxed);
   }
 
   void cut_to(std::size_t limit) noexcept {
@@ -149,7 +217,21 @@ char* acquire(std::size_t n, std::size_t& capacity) {
     if (sc.blocks.size() < sc.low_water) sc.low_water = sc.blocks.size();
     c.bytes -= cap;
   } else {
-    b = map_block(cap);
+    try {
+      b = map_block(cap);
+    } catch (const std::bad_alloc&) {
+      // Out of address space (RLIMIT_AS) or memory: the cache's idle blocks
+      // count against the same limit, so give them all back and try once
+      // more before the connection that asked has to be turned away.
+      c.cut_to(0);
+      try {
+        b = map_block(cap);
+      } catch (const std::bad_alloc&) {
+        if (cap != min_block) throw;
+        b = take_reserve();
+        if (b == nullptr) throw;
+      }
+    }
   }
   c.lent += static_cast<std::int64_t>(cap);
   capacity = cap;
@@ -162,6 +244,7 @@ void release(char* block, std::size_t capacity) noexcept {
   auto& c = local();
   c.maybe_end_period();
   c.lent -= static_cast<std::int64_t>(capacity);
+  if (capacity == min_block && refill_reserve(block)) return;
   if (k < class_count && (min_block << k) == capacity && c.bytes + capacity <= cache_limit) {
     try {
       c.classes[k].blocks.push_back(block);

@@ -29,6 +29,11 @@
 // then ratchets up with every new mix of addresses (measured: +10-20% over a
 // 60 s soak).  Unmapping returns a block's pages at once; the cache keeps
 // mappings from being made per request.
+//
+// Out of address space (RLIMIT_AS), a failed mapping first unmaps the
+// thread's cache; a few 16 KiB blocks kept process-wide then serve small
+// replies and ERRORs, and larger blocks stop short of the limit so that
+// malloc keeps some room (buffer_pool.cpp).
 
 #include <chrono>
 #include <cstddef>

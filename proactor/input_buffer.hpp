@@ -22,6 +22,10 @@ namespace ioduel::proactor {
 
 // Bytes of input a session holds inline; reads while idle land here.
 inline constexpr std::size_t small_input = 128;
+// Most room made for a partial frame beyond what of it has landed: a header
+// declaring 1 MiB with one byte behind it holds 64 KiB, not 1 MiB (the
+// reactor's reserve step, docs/protocol.md).
+inline constexpr std::size_t reserve_step = 64 * 1024;
 
 class input_buffer {
  public:
@@ -48,8 +52,8 @@ class input_buffer {
   boost::asio::mutable_buffer prepare_read(std::size_t needed) {
     boost::asio::mutable_buffer target;
     if (in_block()) {
-      const std::size_t want =
-          std::max(needed > block_.size() ? needed - block_.size() : 0, block_pool::min_block / 2);
+      const std::size_t have = block_.size();
+      const std::size_t want = std::max(room_for(needed, have) - have, block_pool::min_block / 2);
       block_.prepare(want);
       target = boost::asio::buffer(block_.writable().data(), block_.writable().size());
     } else {
@@ -83,7 +87,7 @@ class input_buffer {
       }
       // A full read says more is coming: read it in blocks from now on.
       if ((held != 0 && needed > sizeof small_) || last_read_full_) {
-        char* p = block_.prepare(std::max(needed, held));
+        char* p = block_.prepare(room_for(needed, held));
         if (held != 0) std::memcpy(p, small_, held);
         block_.commit(held);
         small_begin_ = small_end_ = 0;
@@ -99,7 +103,30 @@ class input_buffer {
     if (!reading) block_.release();
   }
 
+  // Forgets the bytes in hand (an allocation failed: the frame they began
+  // will never be answered).  Their block goes to `spare` if that has no
+  // storage, so the ERROR reply needs no new allocation, else back to the
+  // pool.  A read in flight still targets the storage: then it stays, and
+  // what lands is never parsed.
+  void drop(bool reading, io_buffer& spare) noexcept {
+    if (reading) return;
+    block_.clear();
+    if (!spare.has_storage()) spare.swap(block_);
+    block_.release();
+    small_begin_ = small_end_ = 0;
+  }
+
  private:
+  // The total the block should hold for a frame of `needed` bytes of which
+  // `have` are in: never less than `have`, never past the frame, and at most
+  // doubling what has landed (a reserve_step at first), so the storage grows
+  // with the payload instead of with the header's claim.  Power-of-two
+  // totals fit the pool's size classes exactly.
+  static std::size_t room_for(std::size_t needed, std::size_t have) noexcept {
+    if (needed <= have) return have;
+    return std::min(needed, std::max(reserve_step, 2 * have));
+  }
+
   bool in_block() const noexcept { return block_.has_storage(); }
 
   io_buffer block_;  // the input once it outgrows small_

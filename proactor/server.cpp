@@ -252,12 +252,12 @@ class server final : public session_host {
       const strand_type strand = asio::make_strand(contexts_[0]->get_executor());
       auto* s = new session<strand_type>(std::move(socket), strand, state);
       admit(state, *s);
-      asio::post(strand, [s] { s->start(); });
+      s->post_start();
     } else {
       const auto ex = contexts_[index]->get_executor();
       auto* s = new session<asio::io_context::executor_type>(std::move(socket), ex, state);
       admit(state, *s);
-      asio::post(ex, [s] { s->start(); });
+      s->post_start();
     }
   }
 

@@ -17,12 +17,15 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <exception>
+#include <new>
 #include <utility>
 
+#include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
 
 #include "proactor/buffer_pool.hpp"
@@ -40,7 +43,7 @@ class session final : public session_core<Executor> {
       core::writing_, core::sleeping_, core::paused_, core::backoff_, core::input_, core::read_memory_,
       core::write_memory_, core::timer_memory_, core::closed, core::lingering, core::may_read,
       core::owes_output, core::bind, core::count, core::is_enobufs, core::queued_output,
-      core::parse_frames, core::echo_raw, core::finish_sleep;
+      core::parse_frames, core::echo_raw, core::finish_sleep, core::count_sent;
 
  public:
   // pending_ starts at 1: the server has posted start(), which may still be
@@ -64,6 +67,20 @@ class session final : public session_core<Executor> {
     finish_handler();
   }
 
+  // Posts start(), the handler counted in pending_ from construction.  On an
+  // io_context it lives in read_memory_ (free until start reads), so no heap:
+  // a post that failed under RLIMIT_AS left a session that never started.  A
+  // strand's wrapper does not fit and may still fail: then undo the session.
+  void post_start() {
+    try {
+      if constexpr (shared_context) asio::post(this->executor_, [this] { start(); });
+      else asio::post(this->executor_, bind(read_memory_, [this] { start(); }));
+    } catch (...) {
+      abandon();
+      throw;
+    }
+  }
+
   void abort() noexcept override { close(false); }
   int native_handle() noexcept override { return socket_.native_handle(); }
 
@@ -75,19 +92,64 @@ class session final : public session_core<Executor> {
   // Runs `f`; an exception from starting an operation (Asio's io_uring service
   // throws ENOBUFS when it cannot get a submission-queue entry for a new
   // descriptor) closes this connection instead of unwinding io_context::run.
+  // Running out of memory for this connection's input or replies ends this
+  // connection alone, with an ERROR reply where one can still be sent.
   template <class F>
   void guarded(F&& f) noexcept {
     try {
       f();
+    } catch (const std::bad_alloc&) {
+      on_alloc_failure();
     } catch (const std::exception&) {
       close(true);
     }
+  }
+
+  // What was being read or built is incomplete: drop it and the replies not
+  // yet started (freeing memory first); the ERROR (id 0, naming memory)
+  // follows the whole replies left in wbuf_, then the session ends as after
+  // any ERROR.  Lingering, or failing again after the ERROR, closes.
+  void on_alloc_failure() noexcept {
+    if (closed()) return;
+    if (lingering() || phase_ == session_phase::erred) {
+      close(true);
+      return;
+    }
+    out_.clear();
+    input_.drop(reading_, out_);
+    sleeping_ = false;
+    paused_ = false;
+    try {
+      protocol::append_error_reply(out_, 0, "out of memory: the server cannot hold this connection's data");
+    } catch (const std::bad_alloc&) {
+      close(true);
+      return;
+    }
+    count(ctx_.counters.protocol_errors);
+    phase_ = session_phase::erred;
+    // Once more in guarded(): a failure there now finds the phase erred and closes.
+    guarded([this] {
+      arm_timer();
+      step();
+    });
   }
 
   // Every handler ends here: the session may delete itself only once no
   // handler of it is pending or running.
   void finish_handler() noexcept {
     if (--pending_ == 0 && closed()) destroy();
+  }
+
+  // post_start() failed: runs on the acceptor's thread, before any handler of
+  // the session, so the closed count is added atomically (add_local is the
+  // owner thread's).
+  void abandon() noexcept {
+    phase_ = session_phase::closed;
+    ctx_.remove(*this);
+    ctx_.counters.connections_closed.add();
+    boost::system::error_code ignored;
+    socket_.close(ignored);
+    destroy();
   }
 
   void destroy() noexcept {
@@ -186,7 +248,11 @@ class session final : public session_core<Executor> {
   // One async_write_some at a time over wbuf_, resumed from on_write until
   // the batch is out, so that each part that leaves counts as activity (a
   // client reading slowly is not idle) and a failed submission (io_uring's
-  // ENOBUFS: nothing was written) can be retried where it stopped.
+  // ENOBUFS: nothing was written) can be retried where it stopped.  Each
+  // write offers at most write_slice bytes: a fast reader's socket takes
+  // several MiB in one sendmsg, and every completion is one handler's turn,
+  // so the slice is what bounds one connection's output per turn while
+  // other connections on the same loop wait.
   void flush() {
     if (writing_ || closed() || backoff_) return;
     if (wbuf_.empty()) {
@@ -196,7 +262,7 @@ class session final : public session_core<Executor> {
     writing_ = true;
     ++pending_;
     try {
-      socket_.async_write_some(asio::buffer(wbuf_.readable().data(), wbuf_.size()),
+      socket_.async_write_some(asio::buffer(wbuf_.readable().data(), std::min(wbuf_.size(), write_slice)),
                                bind(write_memory_, [this](const boost::system::error_code& ec,
                                                           std::size_t n) { on_write(ec, n); }));
     } catch (...) {
@@ -208,6 +274,10 @@ class session final : public session_core<Executor> {
 
   void on_write(const boost::system::error_code& ec, std::size_t n) {
     writing_ = false;
+    // What the socket took counts even if the session closed meanwhile (under
+    // epoll the first sendmsg runs inside async_write_some): the client may
+    // have read it.  wbuf_ outlives a write in flight (close()).
+    count_sent(n);
     if (!closed()) {
       guarded([&] {
         if (is_enobufs(ec)) {
@@ -277,6 +347,13 @@ class session final : public session_core<Executor> {
             close(false);
             return;
           case session_deadline::expiry::idle:
+            // Owed output (queued, or stuck at a peer not reading now) is not
+            // idle: look again a timeout later.  After an ERROR only the
+            // output's progress counts: closed once none left for the timeout.
+            if (phase_ != session_phase::erred && (owes_output() || paused_)) {
+              deadline_.touch(clock::now());
+              break;
+            }
             // Nothing read, no byte written, no reply owed for the whole timeout.
             count(ctx_.counters.idle_timeouts);
             close(false);

@@ -10,6 +10,7 @@
 // the handlers are already serialized) or a strand of it (one io_context
 // shared by every thread); counters are then per-thread or atomic.
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -40,6 +41,11 @@ using socket_type = asio::basic_stream_socket<asio::ip::tcp, asio::io_context::e
 using timer_type = asio::basic_waitable_timer<std::chrono::steady_clock,
                                               asio::wait_traits<std::chrono::steady_clock>,
                                               asio::io_context::executor_type>;
+
+// Most bytes one async_write_some offers the socket (the reactor's default
+// --write-budget): a connection streaming to a fast reader sends this much
+// per handler turn, then waits its turn behind the others (session.hpp).
+inline constexpr std::size_t write_slice = 256 * 1024;
 
 enum class session_phase : std::uint8_t {
   serving,      // reading and answering
@@ -123,10 +129,7 @@ class session_core : public session_base {
         break;
       }
       if (r.what == protocol::decode_result::status::error) {
-        const std::size_t before = out_.size();
         protocol::append_error_reply(out_, r.failure.id(), r.failure.message(ctx_.parse));
-        count(c.frames_out);
-        count(c.bytes_out, out_.size() - before);
         count(c.protocol_errors);
         phase_ = session_phase::erred;
         input_.consume(in.size());
@@ -134,16 +137,12 @@ class session_core : public session_base {
       }
       count(c.frames_in);
       count(c.bytes_in, r.consumed);
-      const std::size_t before = out_.size();
       const auto outcome =
           protocol::answer_request(r.f, out_, [this] { return ctx_.host.stats_json(); });
       input_.consume(r.consumed);
       if (outcome.deferred) {
         begin_sleep(r.f.hdr.id, outcome.sleep_us);
         began_sleep = true;
-      } else {
-        count(c.frames_out);
-        count(c.bytes_out, out_.size() - before);
       }
       if (queued_output() > high_water) paused_ = true;
     }
@@ -157,7 +156,6 @@ class session_core : public session_base {
     std::memcpy(out_.prepare(in.size()), in.data(), in.size());
     out_.commit(in.size());
     count(c.bytes_in, in.size());
-    count(c.bytes_out, in.size());
     input_.consume(in.size());
     needed_ = 1;
     if (queued_output() > ctx_.options.high_water) paused_ = true;
@@ -170,13 +168,31 @@ class session_core : public session_base {
   }
 
   void finish_sleep() {
-    auto& c = ctx_.counters;
     sleeping_ = false;
     // The connection was owed this reply all along: idleness counts from now.
     deadline_.touch(clock::now());
     protocol::append_empty_reply(out_, protocol::opcode::sleep_reply, sleep_id_);
-    count(c.frames_out);
-    count(c.bytes_out, protocol::header_size);
+  }
+
+  // frames_out and bytes_out count what the socket took, not what was built
+  // (docs/protocol.md): called with the first `n` bytes of wbuf_ once a
+  // write has sent them.  wbuf_ holds whole replies from its front, so each
+  // reply's header is in hand when its first byte leaves; reply_left_
+  // carries a reply cut by a partial write into the next one.
+  void count_sent(std::size_t n) noexcept {
+    auto& c = ctx_.counters;
+    count(c.bytes_out, n);
+    if (ctx_.options.mode == protocol::server_mode::raw_echo) return;
+    const char* p = wbuf_.readable().data();
+    std::uint64_t frames = 0;
+    for (std::size_t pos = 0; pos < n;) {
+      if (reply_left_ == 0) reply_left_ = protocol::header_size + protocol::load_be32(p + pos + 4);
+      const std::size_t take = std::min(reply_left_, n - pos);
+      pos += take;
+      reply_left_ -= take;
+      if (reply_left_ == 0) ++frames;
+    }
+    if (frames != 0) count(c.frames_out, frames);
   }
 
   socket_type socket_;
@@ -190,6 +206,7 @@ class session_core : public session_base {
   session_deadline deadline_;
   std::uint64_t sleep_id_ = 0;
   std::size_t needed_ = protocol::header_size;  // bytes the frame at the front needs
+  std::size_t reply_left_ = 0;  // bytes of the reply being written still to go (count_sent)
   std::uint32_t pending_ = 1;  // handlers started and not yet finished (start() first: session.hpp)
   std::uint8_t timer_waiting_ = 0;
   session_phase phase_ = session_phase::serving;

@@ -11,17 +11,19 @@
 
 namespace ioduel::testing::flow {
 
-// Known failures: the proactor configurations (every configuration whose
-// name starts "proactor") do not meet the cases marked with this yet, so the
-// case is skipped there with this message; everywhere else it runs as usual.
-// Issue 13 (the proactor's side of these contracts) removes every mark.
-inline boost::test_tools::assertion_result known_failure_on_proactor_issue_13(boost::unit_test::test_unit_id id) {
+// Known failure: allocation_failure_closes_only_its_connection still fails
+// now and then on proactor-uring-shared (a bystander or a fresh client left
+// unanswered, sessions left at the drain; about 1 run in 5 with three runs
+// side by side), so it is skipped there with this message; everywhere else
+// it runs as usual.  Issue 13 removes the mark.
+inline boost::test_tools::assertion_result known_failure_on_proactor_uring_shared_issue_13(
+    boost::unit_test::test_unit_id id) {
   const auto& cfg = server_config::get();
-  // IODUEL_RUN_KNOWN_FAILURES=1 runs them anyway, to see which still fail.
+  // IODUEL_RUN_KNOWN_FAILURES=1 runs it anyway, to see whether it still fails.
   const char* run_anyway = std::getenv("IODUEL_RUN_KNOWN_FAILURES");
-  if (cfg.name.rfind("proactor", 0) == 0 && !(run_anyway && std::string(run_anyway) == "1")) {
+  if (cfg.name == "proactor-uring-shared" && !(run_anyway && std::string(run_anyway) == "1")) {
     boost::test_tools::assertion_result r(false);
-    r.message() << cfg.name << ": a known failure of the proactor (issue 13)";
+    r.message() << cfg.name << ": a known failure of the proactor on io_uring with a shared context (issue 13)";
     return r;
   }
   return server_available(id);

@@ -141,7 +141,7 @@ BOOST_FIXTURE_TEST_CASE(closing_connection_has_a_deadline, server_fixture) {
 // is not idle: a SLEEP longer than the idle timeout, then a SOURCE larger than
 // the socket buffers that the client reads only after a pause longer than the
 // idle timeout (the pause is the scenario, not a synchronisation).
-BOOST_FIXTURE_TEST_CASE(owed_reply_is_not_idle, server_fixture, *boost::unit_test::precondition(known_failure_on_proactor_issue_13)) {
+BOOST_FIXTURE_TEST_CASE(owed_reply_is_not_idle, server_fixture, *boost::unit_test::precondition(server_available)) {
   constexpr std::uint32_t big = 16 * mib;
   const auto idle_timeout = scaled(1000ms);
   server_fixture::options o;
@@ -176,7 +176,7 @@ BOOST_FIXTURE_TEST_CASE(owed_reply_is_not_idle, server_fixture, *boost::unit_tes
 // Defect 7: frames_out and bytes_out count replies sent, not replies built.
 // A SOURCE larger than any socket buffer, to a client that is not reading,
 // has not been sent, so STATS must not count it yet.
-BOOST_FIXTURE_TEST_CASE(frames_out_counts_replies_sent, server_fixture, *boost::unit_test::precondition(known_failure_on_proactor_issue_13)) {
+BOOST_FIXTURE_TEST_CASE(frames_out_counts_replies_sent, server_fixture, *boost::unit_test::precondition(server_available)) {
   constexpr std::uint32_t big = 32 * mib;
   server_fixture::options o;
   o.flags = {"--max-frame", std::to_string(big), "--high-water", std::to_string(big + mib)};

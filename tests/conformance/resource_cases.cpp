@@ -20,7 +20,7 @@ BOOST_AUTO_TEST_SUITE(resources, *boost::unit_test::precondition(server_availabl
 // Defect 4: a header declares a frame; until the payload arrives the server
 // must not reserve it whole.  1,000 headers declaring 1 MiB, one payload byte
 // each, may not cost the server anything like 1,000 MiB of address space.
-BOOST_FIXTURE_TEST_CASE(declared_frames_are_not_reserved_before_they_arrive, server_fixture, *boost::unit_test::precondition(known_failure_on_proactor_issue_13)) {
+BOOST_FIXTURE_TEST_CASE(declared_frames_are_not_reserved_before_they_arrive, server_fixture, *boost::unit_test::precondition(server_available)) {
   start();
   counts_are_lower_bounds();
   client control = connect();
@@ -61,7 +61,7 @@ BOOST_FIXTURE_TEST_CASE(declared_frames_are_not_reserved_before_they_arrive, ser
 // cannot hold them all.  Some are closed (with an ERROR reply where it can
 // still build one); a bystander is served throughout and the server lives.
 // Not in sanitizer builds: their shadow memory needs terabytes of address space.
-BOOST_FIXTURE_TEST_CASE(allocation_failure_closes_only_its_connection, server_fixture, *boost::unit_test::precondition(known_failure_on_proactor_issue_13)) {
+BOOST_FIXTURE_TEST_CASE(allocation_failure_closes_only_its_connection, server_fixture, *boost::unit_test::precondition(known_failure_on_proactor_uring_shared_issue_13)) {
   if (sanitized_build) {
     BOOST_TEST_MESSAGE(name() << ": skipped under a sanitizer (RLIMIT_AS)");
     return;
