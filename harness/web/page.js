@@ -184,6 +184,39 @@
     return box;
   }
 
+  // Throughput and p99 over the window, from each server's first valid
+  // repetition's intervals (schema version 3: requests by intended send
+  // time, 100 ms or more each); none for earlier reports.
+  function overTime(workload, report) {
+    const w = (report.workloads || []).find((x) => x.name === workload);
+    if (!w) return [];
+    const picks = [];
+    for (const result of w.results || []) {
+      const rep = (result.repetitions || []).find((r) => r.valid && r.intervals && (r.intervals.start_s || []).length > 1);
+      if (rep) picks.push({ server: result.server, iv: rep.intervals, round: rep.repetition });
+    }
+    if (!picks.length) return [];
+    const n = Math.min(...picks.map((p) => p.iv.start_s.length));
+    const half = (picks[0].iv.interval_s || 0) / 2;
+    const xs = picks[0].iv.start_s.slice(0, n).map((t) => t + half);
+    const drifting = picks.filter((p) => p.iv.stationary === false).map((p) => `${p.server}: ${(p.iv.trends || []).join('; ')}`);
+    const boxes = [];
+    for (const [key, title, unit] of [['throughput_rps', 'throughput over the window', 'req/s'], ['p99_us', 'p99 over the window', 'us']]) {
+      const series = [{ label: 'seconds into the window', value: (u, v) => (v == null ? '--' : v.toFixed(2) + ' s') }];
+      const rows = [xs];
+      picks.forEach((p, i) => {
+        rows.push(xs.map((_, k) => (p.iv[key] && p.iv[key][k] != null ? p.iv[key][k] : null)));
+        series.push({ label: `${p.server} (round ${p.round})`, stroke: palette[i % palette.length], width: 2,
+          value: (u, v) => (v == null ? '--' : fmt(v) + ' ' + unit) });
+      });
+      const box = chartBox(title, `each server's first valid round, in ${Math.round(half * 2000)} ms intervals by intended send time` +
+        (drifting.length ? `; not stationary: ${drifting.join(' | ')}` : ''));
+      draw(box, { series, scales: { x: { time: false } }, axes: [{ label: 's' }, { label: unit, values: (u, vals) => vals.map(fmt) }] }, rows);
+      boxes.push(box);
+    }
+    return boxes;
+  }
+
   // Points with interval whiskers: per workload (x), one point per server,
   // nudged apart; the whisker is the summary's 95% interval.
   function whiskers(title, caption, workloads, servers, figure) {
@@ -327,7 +360,8 @@
     if (f) section.append(f);
     if (entries.length === 1) section.append(figuresTable(w));
     const box = spectrum(w.name, sides);
-    if (box) section.append(el('div', { class: 'charts' }, box));
+    const timeline = overTime(w.name, entries[entries.length - 1].report);
+    if (box || timeline.length) section.append(el('div', { class: 'charts' }, ...(box ? [box] : []), ...timeline));
     page.append(section);
   }
   window.ioduelCharts = charts;

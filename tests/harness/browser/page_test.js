@@ -55,7 +55,10 @@ function openLoop(d) {
     // sweep for each report.
     const withHistogram = reports[reports.length - 1].workloads.filter((w) => (w.results || []).some((r) =>
       (r.repetitions || []).some((rep) => rep.valid && rep.latency_us && rep.latency_us.histogram))).length;
-    const expected = withHistogram + reports.reduce((n, r) => n + 3 + (r.sweep ? 2 : 0), 0);
+    // Two more per workload whose repetitions have intervals (version 3): throughput and p99 over the window.
+    const withIntervals = reports[reports.length - 1].workloads.filter((w) => (w.results || []).some((r) =>
+      (r.repetitions || []).some((rep) => rep.valid && rep.intervals && (rep.intervals.start_s || []).length > 1))).length;
+    const expected = withHistogram + 2 * withIntervals + reports.reduce((n, r) => n + 3 + (r.sweep ? 2 : 0), 0);
     const sizes = await page.$$eval('.chart canvas', (cs) => cs.map((c) => {
       const b = c.getBoundingClientRect();
       return [b.width, b.height];
