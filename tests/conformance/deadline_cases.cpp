@@ -8,6 +8,7 @@
 #include <poll.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -152,6 +153,18 @@ BOOST_FIXTURE_TEST_CASE(urgent_byte_before_accept_is_counted, server_fixture) {
     BOOST_REQUIRE_MESSAGE(wait_for_stat(observer, "oob_discarded", k, scaled(2s)),
                           name() << ": the urgent byte sent at connect " << k << " was not counted");
     c.close_gracefully();
+  }
+  // The proactor counts urgent bytes by SIGURG, and a byte that came before
+  // the accept by a recv(MSG_OOB) once the session owns the socket's signal;
+  // a byte whose segment the kernel processes between those two steps is
+  // counted by both (docs/proactor.md, "Urgent data"): at most once per
+  // accept.  Not missing any is this case's point; the reactor reads every
+  // urgent byte itself and must count exactly.
+  if (name().rfind("proactor", 0) == 0) {
+    const std::uint64_t counted = observer.stats(900).value("oob_discarded", 0ull);
+    BOOST_TEST((counted >= 10u && counted <= 20u),
+               name() << ": " << counted << " urgent bytes counted for 10 sent, one at each of 10 accepts");
+    ledger().oob_discarded += counted - std::min<std::uint64_t>(counted, 10);
   }
   observer.close_gracefully();
   finish();
