@@ -31,6 +31,7 @@
 #include "proactor/buffer_pool.hpp"
 #include "proactor/session_core.hpp"
 #include "proactor/urgent_data.hpp"
+#include "base/socket_queue.hpp"
 
 namespace ioduel::proactor {
 
@@ -351,6 +352,12 @@ class session final : public session_core<Executor> {
             // idle: look again a timeout later.  After an ERROR only the
             // output's progress counts: closed once none left for the timeout.
             if (phase_ != session_phase::erred && (owes_output() || paused_)) {
+              deadline_.touch(clock::now());
+              break;
+            }
+            // Handed to the kernel but still leaving it for a peer that keeps
+            // reading: output progress, so not idle (base/socket_queue.hpp).
+            if (send_queue_moved(socket_.native_handle(), this->kernel_queued_)) {
               deadline_.touch(clock::now());
               break;
             }

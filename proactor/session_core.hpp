@@ -84,6 +84,7 @@ class session_core : public session_base {
     return phase_ == session_phase::serving && !sleeping_ && !paused_;
   }
   bool owes_output() const noexcept { return writing_ || !out_.empty() || !wbuf_.empty(); }
+  int kernel_queued_ = -1;  // the send queue's size when the idle timer last looked
 
   // Binds a handler to this session's executor (the strand, when shared) and
   // to the handler memory kept for its kind of operation.

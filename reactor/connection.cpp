@@ -1,5 +1,7 @@
 #include "reactor/connection.hpp"
 
+#include "base/socket_queue.hpp"
+
 #include <sys/socket.h>
 #include <sys/uio.h>
 
@@ -106,6 +108,11 @@ void connection::on_timer(connection_timer which) {
       const auto deadline = last_active_ + limit;
       if (!closing && owes_reply()) {
         arm(loop_.now() + limit + idle_slack, connection_timer::idle);
+      } else if (send_queue_moved(fd(), kernel_queued_)) {
+        // Replies already handed to the kernel still leaving it for a peer
+        // that keeps reading: output progress (base/socket_queue.hpp).
+        last_active_ = loop_.now();
+        arm(last_active_ + limit + idle_slack, connection_timer::idle);
       } else if (loop_.now() >= deadline) {
         loop_.counters().idle_timeouts.add_local();
         phase_ = phase::done;

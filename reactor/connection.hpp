@@ -117,6 +117,7 @@ class connection {
 
   event_loop& loop_;
   unique_fd fd_;
+  int kernel_queued_ = -1;  // the send queue's size when the idle timer last looked
   buffer in_;   // received bytes not yet handled (a partial frame, or frames waiting their turn)
   buffer out_;  // replies the socket has not taken yet
   std::chrono::steady_clock::time_point last_active_;
