@@ -7,6 +7,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
+#include <malloc.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -206,6 +207,13 @@ void event_loop::reap(connection& c) {
   owner_.connection_closed();
   --open_;
   conns_[static_cast<std::size_t>(fd)].reset();
+  // The loop's last connection gone: give the heap's free memory (a burst's
+  // buffers) back to the kernel, so that an idle server holds what idle
+  // needs.  At most once a second, so that churn does not pay for it.
+  if (open_ == 0 && now_ - last_trim_ >= std::chrono::seconds(1)) {
+    ::malloc_trim(0);
+    last_trim_ = now_;
+  }
 }
 
 template <class Handler>

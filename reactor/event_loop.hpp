@@ -101,6 +101,7 @@ class event_loop {
   std::optional<clock::time_point> armed_;
   std::vector<std::unique_ptr<connection>> conns_;  // by descriptor
   std::size_t open_ = 0;
+  clock::time_point last_trim_{};  // of malloc_trim, when the last connection closed
   std::uint32_t next_generation_ = 1;
   std::uint64_t turn_ = 0;  // counts turns; 64 bits never wrap, unlike a generation
   std::vector<std::pair<int, std::uint32_t>> ready_, serving_;  // (fd, generation)
