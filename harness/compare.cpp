@@ -261,10 +261,6 @@ std::string describe(const json& info) {
   return details.empty() ? s : s + " (" + details + ")";
 }
 
-std::string verdict_words(std::string token) {
-  std::replace(token.begin(), token.end(), '_', ' ');
-  return token;
-}
 
 std::string median_text(const json& s) {
   const json m = s.value("median", json());
@@ -344,7 +340,7 @@ void print_comparison(const json& c, std::ostream& out) {
                      cell(median_text(row.at("baseline")), 9, true) +
                      cell(median_text(row.at("candidate")), 9, true) +
                      cell(format_ratio(ratio_value), 6, true) + cell(format_interval(ci95), 16) +
-                     verdict_words(row.value("verdict", "")));
+                     words(row.value("verdict", "")));
       previous = server;
       if (const json reason = row.value("reason", json()); reason.is_string())
         reasons.insert(reason.get<std::string>());

@@ -202,25 +202,22 @@ measurement_run measure_server(const measurement_context& ctx, const server_spec
   std::optional<host_cpu_sample> host_at_start, host_at_end;
   const std::optional<double> load_before = load_average();
   engine_options o = engine_opts(plan, w, interrupt, prog);
-  o.on_window_start = [&, observed = o.on_window_start] {
+  // The same samples at both edges; one that fails leaves `sampled` false.
+  const auto sample_edge = [&](std::map<pid_t, thread_times>& threads, std::optional<host_cpu_sample>& host,
+                               process_metrics& metrics, bool& sampled) {
     try {
-      threads_at_start = read_thread_times(proc->pid());
-      host_at_start = sample_host_cpu();
-      at_start = proc->sample();
-      sampled_start = true;
+      threads = read_thread_times(proc->pid());
+      host = sample_host_cpu();
+      metrics = proc->sample();
+      sampled = true;
     } catch (const std::exception&) {
     }
+  };
+  o.on_window_start = [&, observed = o.on_window_start] {
+    sample_edge(threads_at_start, host_at_start, at_start, sampled_start);
     observed();
   };
-  o.on_window_end = [&] {
-    try {
-      threads_at_end = read_thread_times(proc->pid());
-      host_at_end = sample_host_cpu();
-      at_end = proc->sample();
-      sampled_end = true;
-    } catch (const std::exception&) {
-    }
-  };
+  o.on_window_end = [&] { sample_edge(threads_at_end, host_at_end, at_end, sampled_end); };
   engine_outcome e;
   try {
     e = run_engine(w, ep, o);

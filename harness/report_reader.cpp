@@ -57,6 +57,11 @@ std::span<const report_metric> report_metrics() {
   return metrics;
 }
 
+std::string words(std::string token) {
+  std::replace(token.begin(), token.end(), '_', ' ');
+  return token;
+}
+
 bool definition_is_open_loop(const json& d) {
   if (!d.is_object()) return false;
   if (const json& t = d.value("trace", json()); t.is_object()) return !t.value("as_fast_as_possible", false);

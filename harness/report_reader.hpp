@@ -73,6 +73,9 @@ std::string cell(std::string_view s, std::size_t width, bool right = false);
 // A table row built of cells: trailing spaces dropped, newline added.
 std::string row_end(std::string row);
 
+// A report's token as words: "generator_bound" -> "generator bound".
+std::string words(std::string token);
+
 // text wrapped to 100 columns: the first line indented by `indent`, the
 // others by two more; ends with a newline.
 std::string wrap(std::string_view text, std::size_t indent);

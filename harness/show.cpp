@@ -171,12 +171,6 @@ std::optional<interval> interval_of(const json& ci) {
   return interval{ci.value("low", 0.0), ci.value("high", 0.0)};
 }
 
-std::string words(std::string token) {
-  for (auto& ch : token)
-    if (ch == '_') ch = ' ';
-  return token;
-}
-
 void print_header(const json& s, std::ostream& out) {
   const json& host = object_field(s, "host");
   const json& build = object_field(s, "build");

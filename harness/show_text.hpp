@@ -22,8 +22,6 @@ std::optional<interval> interval_of(const nlohmann::json& ci);
 std::string estimate_text(const nlohmann::json& estimate);
 // Bytes as MiB with one decimal, or "-".
 std::string mib_text(const nlohmann::json& bytes);
-// "undetermined" for "undetermined", "generator bound" for "generator_bound".
-std::string words(std::string token);
 
 // The header: report, run, host, build, noise floor, INCOMPLETE.
 void print_header(const nlohmann::json& summary, std::ostream& out);
