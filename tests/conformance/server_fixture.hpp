@@ -16,7 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "client.hpp"
-#include "harness/server_process.hpp"
+#include "harness/servers/server_process.hpp"
 
 namespace ioduel::testing {
 

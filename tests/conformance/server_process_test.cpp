@@ -10,7 +10,7 @@
 #include <string>
 #include <thread>
 
-#include "harness/server_process.hpp"
+#include "harness/servers/server_process.hpp"
 
 using namespace std::chrono_literals;
 using ioduel::harness::server_launch;

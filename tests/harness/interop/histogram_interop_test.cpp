@@ -14,7 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "harness/histogram.hpp"
+#include "harness/measure/histogram.hpp"
 
 using ioduel::harness::histogram;
 using nlohmann::json;

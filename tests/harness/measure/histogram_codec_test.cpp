@@ -6,8 +6,8 @@
 #include <stdexcept>
 #include <string>
 
-#include "harness/histogram.hpp"
-#include "harness/histogram_codec.hpp"
+#include "harness/measure/histogram.hpp"
+#include "harness/measure/histogram_codec.hpp"
 
 using ioduel::harness::histogram;
 namespace codec = ioduel::harness::codec;

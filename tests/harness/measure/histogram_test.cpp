@@ -8,7 +8,7 @@
 #include <stdexcept>
 #include <vector>
 
-#include "harness/histogram.hpp"
+#include "harness/measure/histogram.hpp"
 
 using ioduel::harness::histogram;
 

@@ -3,7 +3,7 @@
 #include <random>
 #include <vector>
 
-#include "harness/interval_log.hpp"
+#include "harness/measure/interval_log.hpp"
 
 using namespace ioduel::harness;
 

@@ -1,2 +1,2 @@
-#define BOOST_TEST_MODULE measure
+#define BOOST_TEST_MODULE ioduel harness measure
 #include <boost/test/unit_test.hpp>

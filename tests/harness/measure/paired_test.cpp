@@ -4,7 +4,7 @@
 #include <random>
 #include <vector>
 
-#include "harness/paired.hpp"
+#include "harness/measure/paired.hpp"
 
 using namespace ioduel::harness;
 

@@ -5,7 +5,7 @@
 #include <random>
 #include <vector>
 
-#include "harness/statistics.hpp"
+#include "harness/measure/statistics.hpp"
 
 using namespace ioduel::harness;
 

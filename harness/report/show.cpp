@@ -1,0 +1,321 @@
+#include "harness/report/show.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <set>
+#include <stdexcept>
+#include <vector>
+
+#include "harness/report/csv.hpp"
+#include "harness/report/report_reader.hpp"
+#include "harness/report/show_text.hpp"
+#include "harness/measure/statistics.hpp"
+#include "harness/report/summary.hpp"
+
+namespace ioduel::harness {
+namespace {
+
+using nlohmann::json;
+using namespace show_detail;
+
+// The samples at `pointer` in each valid repetition's group `index`; the
+// report's summary has none per group, so they are estimated here the same
+// way (median and order-statistic interval over valid repetitions).
+json group_summaries(const json& reps) {
+  json groups = json::array();
+  std::size_t count = 0;
+  for (const json& rep : reps) count = std::max(count, array_field(rep, "groups").size());
+  if (count < 2) return groups;  // one group is the whole workload
+  for (std::size_t i = 0; i < count; ++i) {
+    std::string name;
+    json g = json::object();
+    for (const auto& m : report_metrics()) {
+      if (m.key == "server_cpu_us_per_request") continue;  // the server's CPU is not per group
+      std::vector<double> samples;
+      for (const json& rep : reps) {
+        const json& gs = array_field(rep, "groups");
+        if (!rep.value("valid", false) || i >= gs.size()) continue;
+        if (name.empty()) name = gs[i].value("name", "");
+        if (const auto v = number_at(gs[i], m.pointer)) samples.push_back(*v);
+      }
+      g[m.key] = estimate_json(samples);
+    }
+    g["name"] = name.empty() ? "group " + std::to_string(i + 1) : name;
+    groups.push_back(std::move(g));
+  }
+  return groups;
+}
+
+// Per server: what the report's summary says, plus what only the
+// repetitions hold (RSS, errors, validity, saturation, groups).
+json summarize_result(const json& result) {
+  const json& reps = array_field(result, "repetitions");
+  const json& summary = object_field(result, "summary");
+  json s = {{"server", result.value("server", "")},
+            {"status", result.value("status", "")},
+            {"status_reason", result.value("status_reason", json())},
+            {"repetitions", reps.size()},
+            {"valid_repetitions", 0},
+            {"peak_rss_bytes", nullptr},
+            {"errors", 0},
+            {"invalid_reasons", json::array()},
+            {"generator_saturated", 0},
+            {"saturated_reasons", json::array()},
+            {"busy_repetitions", 0},
+            {"most_other_cpu_cores", nullptr},
+            {"drifting_repetitions", 0}};
+  for (const auto& m : report_metrics()) s[m.key] = summary.value(m.key, json());
+  s["offered_rps"] = summary.value("offered_rps", json());
+  s["rate_shortfall"] = summary.value("rate_shortfall", json());
+
+  std::vector<double> rss, uncorrected;
+  std::uint64_t errors = 0;
+  int valid = 0, saturated = 0;
+  std::set<std::string> saturated_reasons;
+  for (const json& rep : reps) {
+    const std::string which = "repetition " + rep.value("repetition", json()).dump();
+    if (rep.value("valid", false)) ++valid;
+    for (const json& reason : array_field(rep, "invalid_reasons"))
+      s["invalid_reasons"].push_back(which + ": " + reason.get<std::string>());
+    for (const auto& [kind, n] : object_field(rep, "errors").items())
+      if (n.is_number_integer() && n.get<std::int64_t>() > 0) errors += n.get<std::uint64_t>();
+    if (const auto v = number_at(rep, "/server/peak_rss_bytes")) rss.push_back(*v);
+    if (const auto v = number_at(rep, "/latency_uncorrected_us/p99"); v && rep.value("valid", false))
+      uncorrected.push_back(*v);
+    // The machine beside the measurement, and a window that changed regime.
+    const json& host = object_field(rep, "host");
+    if (host.value("busy", false)) {
+      s["busy_repetitions"] = s["busy_repetitions"].get<int>() + 1;
+      const double other = host.value("other_cpu_cores", 0.0);
+      if (!s["most_other_cpu_cores"].is_number() || other > s["most_other_cpu_cores"].get<double>())
+        s["most_other_cpu_cores"] = other;
+    }
+    if (object_field(rep, "intervals").value("stationary", true) == false)
+      s["drifting_repetitions"] = s["drifting_repetitions"].get<int>() + 1;
+    const json& client = object_field(rep, "client");
+    if (client.value("generator_saturated", false)) {
+      ++saturated;
+      for (const json& reason : array_field(client, "saturated_reasons"))
+        saturated_reasons.insert(reason.get<std::string>());
+    }
+  }
+  s["valid_repetitions"] = valid;
+  s["errors"] = errors;
+  if (!rss.empty()) s["peak_rss_bytes"] = median(rss);
+  s["uncorrected_p99_us"] = estimate_json(uncorrected);
+  s["generator_saturated"] = saturated;
+  for (const auto& r : saturated_reasons) s["saturated_reasons"].push_back(r);
+  s["groups"] = group_summaries(reps);
+  return s;
+}
+
+// Each group of each server against the same group of the baseline, round
+// by round, as the report compares whole servers: the hog workload's point
+// is its light group.  The report holds no such rows, so these verdicts are
+// the interval's alone, outside the report-wide correction, and say so.
+void compare_groups(json& servers, const json& results, const std::string& baseline, double margin) {
+  const json* base = nullptr;
+  for (const json& r : results)
+    if (r.value("server", "") == baseline) base = &r;
+  if (base == nullptr) return;
+  for (std::size_t k = 0; k < servers.size() && k < results.size(); ++k) {
+    if (&results[k] == base) continue;
+    json& groups = servers[k]["groups"];
+    for (std::size_t i = 0; i < groups.size(); ++i) {
+      json vs = json::object();
+      for (const auto& m : report_metrics()) {
+        if (m.key == "server_cpu_us_per_request") continue;
+        const std::string pointer = "/groups/" + std::to_string(i) + std::string(m.pointer);
+        const report_metric per_group{m.key, m.label, pointer, m.higher_is_better};
+        const round_comparison r = compare_rounds(array_field(results[k], "repetitions"),
+                                                  array_field(*base, "repetitions"), per_group, margin);
+        const paired_comparison& p = r.result;
+        std::string verdict = r.saturated_rounds > 0 ? "generator_bound" : paired_verdict_name(p.verdict);
+        vs[m.key] = {{"ratio", std::isfinite(p.ratio) ? json(p.ratio) : json(nullptr)},
+                     {"ci95", p.ci ? json{{"low", p.ci->low}, {"high", p.ci->high}} : json(nullptr)},
+                     {"interval_verdict", verdict},
+                     {"corrected", false}};
+      }
+      groups[i]["vs_baseline"] = std::move(vs);
+    }
+  }
+}
+
+std::string names_of(const json& items, const char* key) {
+  std::string names;
+  for (const json& i : items) names += (names.empty() ? "" : ", ") + i.value(key, std::string("?"));
+  return names.empty() ? "none" : names;
+}
+
+}  // namespace
+
+namespace show_detail {
+
+// j[key] when it is a string, else `otherwise` (absent and null alike).
+std::string text(const json& j, const char* key, const std::string& otherwise) {
+  const json v = j.value(key, json());
+  return v.is_string() ? v.get<std::string>() : otherwise;
+}
+
+std::optional<double> number(const json& j, const char* key) {
+  const json v = j.value(key, json());
+  return v.is_number() ? std::optional(v.get<double>()) : std::nullopt;
+}
+
+std::optional<interval> interval_of(const json& ci) {
+  if (!ci.is_object()) return std::nullopt;
+  return interval{ci.value("low", 0.0), ci.value("high", 0.0)};
+}
+
+void print_header(const json& s, std::ostream& out) {
+  const json& host = object_field(s, "host");
+  const json& build = object_field(s, "build");
+  out << wrap("report " + text(s, "report", "") + " (ioduel " + text(s, "command", "?") + ")", 0);
+  out << wrap("started " + text(s, "started_at", "?") + ", " +
+                  format_number(number(s, "duration_s")) + " s; " +
+                  s.value("repetitions", json()).dump() + " round(s), each server once a round; baseline " +
+                  text(s, "baseline", "-"),
+              0);
+  const json memory = host.value("memory_bytes", json());
+  out << wrap("host " + text(host, "hostname", "?") + ": " + text(host, "cpu_model", "?") + ", " +
+                  host.value("cores", json()).dump() + " cores, " +
+                  (memory.is_number() ? format_number(memory.get<double>() / (1u << 30)) : "?") +
+                  " GiB, " + text(host, "kernel", "?"),
+              0);
+  out << wrap("build " + text(build, "compiler", "?") + " " + text(build, "build_type", "?") +
+                  ", Boost " + text(build, "boost_version", "?") + ", commit " +
+                  text(s, "git_commit", "unknown").substr(0, 12) +
+                  (s.value("git_dirty", json()) == true ? " (with uncommitted changes)" : ""),
+              0);
+  if (const json& cal = object_field(s, "calibration"); !cal.empty()) {
+    // The noise floor measured before this run: what it can resolve.
+    std::string line = "noise floor (" + cal.value("server", std::string("?")) + " against itself, " +
+                       cal.value("rounds", json()).dump() + " rounds): resolves";
+    for (const char* key : {"throughput_rps", "p99_us", "server_cpu_us_per_request"}) {
+      const json& e = object_field(object_field(cal, "metrics"), key);
+      const json v = e.value("resolves_beyond", json());
+      char buf[48];
+      std::snprintf(buf, sizeof buf, " %s %s", key, v.is_number() ? (format_number(v.get<double>() * 100) + "%").c_str() : "-");
+      line += buf;
+    }
+    out << wrap(line, 0);
+  }
+  if (s.value("complete", json()) == false)
+    out << wrap("INCOMPLETE: " + text(s, "incomplete_reason", "interrupted") +
+                    "; only what finished is shown",
+                0);
+}
+
+}  // namespace show_detail
+
+std::string metric_key(const std::string& name) {
+  // The short names are what the tables call them, less the unit.
+  static const std::vector<std::pair<std::string, std::string>> aliases = {
+      {"throughput", "throughput_rps"}, {"req/s", "throughput_rps"}, {"p50", "p50_us"},
+      {"p99", "p99_us"}, {"p99.9", "p99_9_us"}, {"p99_9", "p99_9_us"},
+      {"cpu", "server_cpu_us_per_request"}};
+  for (const auto& m : report_metrics())
+    if (name == m.key) return std::string(m.key);
+  for (const auto& [alias, key] : aliases)
+    if (name == alias) return key;
+  std::string known;
+  for (const auto& m : report_metrics()) known += (known.empty() ? "" : ", ") + std::string(m.key);
+  throw std::runtime_error("unknown metric '" + name + "'; the metrics are " + known +
+                           " (or throughput, p50, p99, p99.9, cpu)");
+}
+
+bool color_wanted(int fd) {
+  // https://no-color.org: any non-empty NO_COLOR turns colour off.
+  const char* no_color = std::getenv("NO_COLOR");
+  return ::isatty(fd) == 1 && (no_color == nullptr || *no_color == '\0');
+}
+
+json summarize_report(const json& report, const std::string& name) {
+  require_readable(report, name);
+  const json& meta = object_field(report, "metadata");
+  json s = {{"kind", "ioduel-summary"},
+            {"report", name},
+            {"schema_version", report.at("schema_version")},
+            {"command", report.value("command", json())},
+            {"complete", report.value("complete", true)},
+            {"incomplete_reason", report.value("incomplete_reason", json())},
+            {"started_at", meta.value("started_at", json())},
+            {"duration_s", meta.value("duration_s", json())},
+            {"host", meta.value("host", json())},
+            {"build", meta.value("build", json())},
+            {"git_commit", meta.value("git_commit", json())},
+            {"git_dirty", meta.value("git_dirty", json())},
+            {"repetitions", report.value("repetitions", json())},
+            {"calibration", meta.value("calibration", json())},
+            {"baseline", report.value("baseline", json())},
+            {"margin", report.value("margin", 0.03)},
+            {"workloads", json::array()}};
+  for (const json& w : report.at("workloads")) {
+    json servers = json::array();
+    for (const json& r : array_field(w, "results")) servers.push_back(summarize_result(r));
+    compare_groups(servers, array_field(w, "results"), text(s, "baseline", ""), s["margin"].get<double>());
+    const bool open_loop = definition_is_open_loop(w.value("workload", json()));
+    s["workloads"].push_back({{"name", w.value("name", "")},
+                              {"file", w.value("file", json())},
+                              {"open_loop", open_loop},
+                              {"headline", open_loop ? "p99_us" : "throughput_rps"},
+                              {"servers", std::move(servers)},
+                              {"comparisons", array_field(w, "comparisons")}});
+  }
+  return s;
+}
+
+json filter_summary(json s, const show_options& o) {
+  if (!o.metric.empty()) (void)metric_key(o.metric);
+  for (const auto& name : o.workloads)
+    if (std::none_of(s["workloads"].begin(), s["workloads"].end(),
+                     [&](const json& w) { return w.value("name", "") == name; }))
+      throw std::runtime_error("no workload '" + name + "' in the report; it has " +
+                               names_of(s["workloads"], "name"));
+  std::set<std::string> servers;
+  for (const json& w : s["workloads"])
+    for (const json& r : w["servers"]) servers.insert(r.value("server", ""));
+  for (const auto& name : o.servers)
+    if (!servers.count(name)) {
+      std::string known;
+      for (const auto& k : servers) known += (known.empty() ? "" : ", ") + k;
+      throw std::runtime_error("no server '" + name + "' in the report; it has " + known);
+    }
+  const auto wanted = [](const std::vector<std::string>& only, const std::string& name) {
+    return only.empty() || std::find(only.begin(), only.end(), name) != only.end();
+  };
+  const std::string baseline = text(s, "baseline", "");
+  json kept = json::array();
+  for (json& w : s["workloads"]) {
+    if (!wanted(o.workloads, w.value("name", ""))) continue;
+    json rows = json::array(), comparisons = json::array();
+    for (json& r : w["servers"])
+      if (r.value("server", "") == baseline || wanted(o.servers, r.value("server", ""))) rows.push_back(r);
+    for (json& c : w["comparisons"])
+      if (wanted(o.servers, c.value("candidate", ""))) comparisons.push_back(c);
+    w["servers"] = std::move(rows);
+    w["comparisons"] = std::move(comparisons);
+    kept.push_back(std::move(w));
+  }
+  s["workloads"] = std::move(kept);
+  return s;
+}
+
+void print_summary(const json& s, std::ostream& out, const show_options& o) {
+  print_header(s, out);
+  print_matrix(s, out, o);
+  print_details(s, out, o);
+}
+
+int run_show(const std::string& path, const std::string& format, const show_options& o,
+             std::ostream& out, std::ostream& err) {
+  return print_or_fail(
+      "show", format, out, err, [&] { return filter_summary(summarize_report(read_report(path), path), o); },
+      [&](const json& s, std::ostream& to) { print_summary(s, to, o); }, write_summary_csv);
+}
+
+}  // namespace ioduel::harness

@@ -1,0 +1,110 @@
+#include <boost/test/unit_test.hpp>
+
+#include <sstream>
+#include <stdexcept>
+#include <string>
+
+#include "harness/report/report_reader.hpp"
+#include "harness/report/show.hpp"
+#include "support/synthetic_report.hpp"
+
+using namespace ioduel::harness;
+namespace t = ioduel::harness::testing;
+using nlohmann::json;
+
+namespace {
+
+bool has(const std::string& text, const std::string& words) {
+  return text.find(words) != std::string::npos;
+}
+
+json flawed_report() {
+  auto saturated = t::typical();
+  saturated.saturated = {true, false, true};
+  auto invalid = t::scaled(t::typical(), 0.9, 1.0, 1.0);
+  invalid.invalid = {false, true};
+  json report = t::report({{"pingpong", {{"reactor", saturated}, {"proactor", invalid}}}});
+  report["complete"] = false;
+  report["incomplete_reason"] = "interrupted by SIGINT";
+  report["workloads"][0]["comparisons"] = json::array(
+      {{{"candidate", "proactor"},
+        {"baseline", "reactor"},
+        {"metrics",
+         {{"throughput_rps",
+           {{"ratio", 0.9},
+            {"ci95", {{"low", 0.88}, {"high", 0.92}}},
+            {"verdict", "slower"},
+            {"higher_is_better", true},
+            {"reason", nullptr}}},
+          {"p99_us",
+           {{"ratio", 1.0},
+            {"ci95", {{"low", 0.97}, {"high", 1.03}}},
+            {"verdict", "no_significant_difference"},
+            {"higher_is_better", false},
+            {"reason", nullptr}}}}}}});
+  return report;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(show_summary)
+
+BOOST_AUTO_TEST_CASE(summary_holds_estimates_errors_and_flags) {
+  const json s = summarize_report(flawed_report(), "run.json");
+  BOOST_TEST(s.at("kind") == "ioduel-summary");
+  BOOST_TEST(s.at("complete") == false);
+  const json& servers = s.at("workloads").at(0).at("servers");
+  BOOST_TEST_REQUIRE(servers.size() == 2u);
+  const json& reactor = servers.at(0);
+  BOOST_TEST(reactor.at("server") == "reactor");
+  BOOST_TEST(reactor.at("throughput_rps").at("median") == 40'000.0);
+  BOOST_TEST(reactor.at("p99_us").at("median") == 40.0);
+  BOOST_TEST(reactor.at("generator_saturated") == 2);
+  BOOST_TEST(reactor.at("saturated_reasons").size() == 1u);
+  BOOST_TEST(reactor.at("peak_rss_bytes") == double(8 << 20));
+  BOOST_TEST(reactor.at("errors") == 0);
+  const json& proactor = servers.at(1);
+  BOOST_TEST(proactor.at("status") == "invalid");
+  BOOST_TEST(proactor.at("valid_repetitions") == 4);
+  BOOST_TEST(proactor.at("errors") == 3);
+  BOOST_TEST(proactor.at("invalid_reasons").at(0) == "repetition 2: 3 mismatched replies");
+}
+
+BOOST_AUTO_TEST_CASE(text_shows_tables_verdicts_and_flags_in_100_columns) {
+  std::ostringstream out;
+  print_summary(summarize_report(flawed_report(), "results/runs/a-long-name-for-a-report.json"), out);
+  const std::string text = out.str();
+  BOOST_TEST(t::widest_line(text) < 100u, text);
+  BOOST_TEST(has(text, "== pingpong"), text);
+  BOOST_TEST(has(text, "INCOMPLETE: interrupted by SIGINT"), text);
+  BOOST_TEST(has(text, "reactor        ok!"), text);  // ! marks a saturated generator
+  BOOST_TEST(has(text, "40.0k"), text);
+  BOOST_TEST(has(text, "proactor vs reactor"), text);
+  BOOST_TEST(has(text, "0.900 [0.880, 0.920]"), text);
+  BOOST_TEST(has(text, "slower"), text);
+  BOOST_TEST(has(text, "no significant difference"), text);
+  BOOST_TEST(has(text, "! reactor: the load generator was saturated in 2 of 5 repetitions"), text);
+  BOOST_TEST(has(text, "! proactor: invalid repetition 2: 3 mismatched replies"), text);
+}
+
+// The example report the engine's schema comes with.
+BOOST_AUTO_TEST_CASE(command_reads_the_example_report) {
+  const std::string example = IODUEL_SOURCE_DIR "/results/examples/example-run.json";
+  std::ostringstream text, json_text, err;
+  BOOST_TEST(run_show(example, false, text, err) == 0, err.str());
+  BOOST_TEST(t::widest_line(text.str()) < 100u, text.str());
+  BOOST_TEST(run_show(example, true, json_text, err) == 0, err.str());
+  const json s = json::parse(json_text.str());
+  BOOST_TEST(s.at("kind") == "ioduel-summary");
+  BOOST_TEST(!s.at("workloads").empty());
+}
+
+BOOST_AUTO_TEST_CASE(command_refuses_with_a_message) {
+  std::ostringstream out, err;
+  BOOST_TEST(run_show("/nonexistent/report.json", false, out, err) == 1);
+  BOOST_TEST(has(err.str(), "ioduel show: /nonexistent/report.json: cannot open it"), err.str());
+  BOOST_CHECK_THROW(summarize_report(t::report({}, readable_schema_version + 1), "future.json"),
+                    std::runtime_error);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
