@@ -1,6 +1,6 @@
 #pragma once
 // What the ioduel command's subcommands share: the options of the measuring
-// commands (run, sweep, drive, calibrate), CPU lists, where workloads and
+// commands (run, sweep, drive, calibrate, capacity), CPU lists, where workloads and
 // reports go, and the servers named on the command line.  Only main.cpp and
 // calibrate.cpp include it: CLI11 stays out of the library.
 
@@ -73,6 +73,24 @@ int calibrate_command(const run_plan& cal, const std::atomic<bool>& interrupt);
 // The "calibration" of a calibrate report, plus its file name, for a run
 // report's metadata; throws std::runtime_error if it has none.
 nlohmann::json calibration_of(const std::string& report_file);
+
+// `ioduel capacity` (capacity_command.cpp).
+struct capacity_options {
+  common_options common;
+  server_options_cli servers;
+  std::string target;  // HOST:PORT: a server already running
+  std::vector<std::string> slo;
+  unsigned repeat = 3;
+  std::optional<double> start_rps;
+  double max_rps = 1e7;
+  double growth = 2;
+  double resolution_pct = 2;
+  double tolerance_pct = 2;
+  unsigned max_steps = 24;
+};
+CLI::App* add_capacity(CLI::App& app, capacity_options& c);
+int capacity_command(const capacity_options& c, const std::vector<std::string>& argv,
+                     const std::atomic<bool>& interrupt);
 
 // `ioduel validate`: 0 when the report matches the schema.
 int validate_command(const std::string& report_file, const std::string& schema_file);

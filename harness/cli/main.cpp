@@ -132,6 +132,10 @@ int main(int argc, char** argv) {
   calibrate->add_option("--workloads-dir", wl_dir, "where suites are looked up");
   calibrate->add_option("--pin-server", cal_o.pin_server, "CPUs for the servers, e.g. 0");
 
+  // capacity
+  capacity_options cap_o;
+  auto* capacity = add_capacity(app, cap_o);
+
   // validate
   std::string report_file, schema_file = (fs::path(IODUEL_SOURCE_DIR) / "results" / "schema.json").string();
   auto* validate = app.add_subcommand("validate", "check a report against the JSON Schema");
@@ -192,6 +196,7 @@ int main(int argc, char** argv) {
 
   try {
     if (*validate) return validate_command(report_file, schema_file);
+    if (*capacity) return capacity_command(cap_o, args, interrupted);
 
     run_plan plan;
     plan.argv = args;

@@ -123,6 +123,14 @@ bool is_sweep_parameter(const std::string& name) noexcept;
 // applies to none (e.g. rate on a closed-loop workload).
 void apply_parameter(workload& w, const std::string& parameter, double value);
 
+// The capacity search (ioduel capacity) varies a workload's offered rate:
+// why `w` cannot be searched ("" when it can: every group open loop or idle,
+// at least one open, no trace), its total offered rate, and the same workload
+// at `total_rps`, every open-loop group scaled in proportion.
+std::string why_not_rate_searchable(const workload& w);
+double offered_rate_rps(const workload& w) noexcept;
+void scale_offered_rate(workload& w, double total_rps);
+
 // A suite: named workloads (with overrides) against named servers.
 struct suite_entry {
   std::filesystem::path file;

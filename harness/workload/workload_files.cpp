@@ -135,4 +135,35 @@ suite load_suite(const std::string& name_or_file, const std::filesystem::path& s
   return s;
 }
 
+std::string why_not_rate_searchable(const workload& w) {
+  if (w.trace)
+    return "workload '" + w.name + "' replays a trace, whose times are the recording's: there is no rate to search";
+  std::string closed;
+  bool open = false;
+  for (const auto& g : w.groups) {
+    if (g.loop == loop_kind::closed) closed += (closed.empty() ? "'" : ", '") + g.name + "'";
+    open = open || g.loop == loop_kind::open;
+  }
+  if (!closed.empty())
+    return "workload '" + w.name + "' is closed loop (group " + closed +
+           " sends its next request when a reply comes, so the server's speed sets the rate and there is no "
+           "offered rate to search); search an open-loop workload (every group with \"rate\")";
+  if (!open) return "workload '" + w.name + "' has no open-loop group: nothing sends at a rate";
+  return "";
+}
+
+double offered_rate_rps(const workload& w) noexcept {
+  double total = 0;
+  for (const auto& g : w.groups)
+    if (g.loop == loop_kind::open) total += g.rate;
+  return total;
+}
+
+void scale_offered_rate(workload& w, double total_rps) {
+  const double base = offered_rate_rps(w);
+  if (!(base > 0) || !(total_rps > 0)) throw workload_error(w.name + ": no positive rate to scale");
+  for (auto& g : w.groups)
+    if (g.loop == loop_kind::open) g.rate *= total_rps / base;
+}
+
 }  // namespace ioduel::harness
