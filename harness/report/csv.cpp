@@ -1,6 +1,7 @@
 #include "harness/report/csv.hpp"
 
 #include "harness/report/report_reader.hpp"
+#include "harness/report/show_text.hpp"
 
 namespace ioduel::harness {
 namespace {
@@ -55,6 +56,7 @@ std::string csv_row(const std::vector<std::string>& fields) {
 }
 
 void write_summary_csv(const json& s, std::ostream& out) {
+  if (s.value("command", json()) == "capacity") return show_detail::write_capacity_csv(s, out);
   std::vector<std::string> head = {"report", "workload", "group", "server", "baseline", "status",
                                    "repetitions", "valid_repetitions"};
   for (const auto& m : report_metrics())

@@ -70,6 +70,7 @@ std::string render_html(std::span<const named_report> reports, const std::string
     data["reports"].push_back({{"name", r.name},
                                {"summary", summary},
                                {"matrix", headline_matrix(summary, "")},
+                               {"capacity_lines", capacity_answer_lines(summary)},
                                {"report", r.report}});
   }
   if (reports.size() == 2) data["comparison"] = compare_reports(reports);

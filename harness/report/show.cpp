@@ -110,6 +110,7 @@ json summarize_result(const json& result) {
   s["generator_saturated"] = saturated;
   for (const auto& r : saturated_reasons) s["saturated_reasons"].push_back(r);
   s["groups"] = group_summaries(reps);
+  if (result.contains("capacity")) s["capacity"] = capacity_summary(result["capacity"]);
   return s;
 }
 
@@ -177,8 +178,10 @@ void print_header(const json& s, std::ostream& out) {
   out << wrap("report " + text(s, "report", "") + " (ioduel " + text(s, "command", "?") + ")", 0);
   out << wrap("started " + text(s, "started_at", "?") + ", " +
                   format_number(number(s, "duration_s")) + " s; " +
-                  s.value("repetitions", json()).dump() + " round(s), each server once a round; baseline " +
-                  text(s, "baseline", "-"),
+                  s.value("repetitions", json()).dump() +
+                  (s.value("command", json()) == "capacity" ? " measurement(s) per step and server, in shuffled rounds"
+                                                             : " round(s), each server once a round") +
+                  "; baseline " + text(s, "baseline", "-"),
               0);
   const json memory = host.value("memory_bytes", json());
   out << wrap("host " + text(host, "hostname", "?") + ": " + text(host, "cpu_model", "?") + ", " +
@@ -307,6 +310,7 @@ json filter_summary(json s, const show_options& o) {
 
 void print_summary(const json& s, std::ostream& out, const show_options& o) {
   print_header(s, out);
+  if (s.value("command", json()) == "capacity") return print_capacity(s, out);
   print_matrix(s, out, o);
   print_details(s, out, o);
 }

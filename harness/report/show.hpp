@@ -72,7 +72,13 @@ nlohmann::json filter_summary(nlohmann::json summary, const show_options& o);
 // `metric` is a key, or "" for each workload's headline.
 nlohmann::json headline_matrix(const nlohmann::json& summary, const std::string& metric);
 
-// The summary as text: the matrix and winners, then the detailed tables.
+// A capacity report's answer (show_capacity.cpp): one line per server ("reactor
+// holds N req/s [low, high] at p99 <= 1 ms"), then each server's ratio to
+// the first; empty for other reports.
+nlohmann::json capacity_answer_lines(const nlohmann::json& summary);
+
+// The summary as text: the matrix and winners, then the detailed tables
+// (a capacity report: its answer and each server's steps).
 void print_summary(const nlohmann::json& summary, std::ostream& out, const show_options& o = {});
 
 // The command: reads the report at `path` and prints its summary as `format`

@@ -30,4 +30,19 @@ void print_matrix(const nlohmann::json& summary, std::ostream& out, const show_o
 // Per workload: the servers' figures (and their groups'), the comparisons, the flags.
 void print_details(const nlohmann::json& summary, std::ostream& out, const show_options& o);
 
+// Capacity reports (show_capacity.cpp): a server's capacity object as the
+// summary holds it (the answer, its bracket, a row per step); the one-line
+// answer for a server ("reactor holds N req/s [low, high] at p99 <= 1 ms");
+// the ratio of two servers' answers with their brackets' ratio; and the
+// whole capacity part of show.
+nlohmann::json capacity_summary(const nlohmann::json& capacity);
+std::string capacity_line(const std::string& server, const nlohmann::json& capacity_summary);
+std::string capacity_ratio_line(const std::string& candidate, const nlohmann::json& candidate_summary,
+                                const std::string& baseline, const nlohmann::json& baseline_summary);
+nlohmann::json workload_answer(const nlohmann::json& workload_summary);
+void print_capacity(const nlohmann::json& summary, std::ostream& out);
+// show --format csv of a capacity report: a row per server and step, with the
+// server's answer repeated on each.
+void write_capacity_csv(const nlohmann::json& summary, std::ostream& out);
+
 }  // namespace ioduel::harness::show_detail

@@ -13,6 +13,8 @@
 //                 lowest that failed until they are within the resolution.
 //                 Every rate it asks for lies between the two, so the steps
 //                 are monotone: whatever held lies below whatever failed.
+//                 A generator-limited step is measured once more; a second
+//                 one ends the search at the generator's limit.
 
 #include <cstdint>
 #include <optional>
@@ -58,8 +60,9 @@ struct step_judgement {
 // its bound, the median achieved rate is within the tolerance of the
 // offered, and no repetition had an error or was invalid.  A step that
 // fails while more than half of its repetitions had a saturated generator is
-// generator-limited instead: the failure may be the generator's, so it says
-// nothing about the server.  (One that holds with a saturated generator
+// generator-limited instead, unless the latency counted from each request's
+// actual send (latency_uncorrected_us) is over the bound too: the failure
+// may be the generator's, so it says nothing about the server.  (One that holds with a saturated generator
 // holds: a late generator only makes latency, counted from the intended
 // send time, look worse.)
 step_judgement judge_step(const std::vector<nlohmann::json>& repetitions, double offered_rps,
@@ -103,6 +106,7 @@ class rate_search {
   phase phase_ = phase::growing;
   unsigned steps_ = 0;
   std::optional<double> held_, failed_, generator_limit_;
+  std::optional<double> retrying_;  // a generator-limited rate, measured once more
   std::string stopped_;
 };
 

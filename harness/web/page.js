@@ -311,6 +311,50 @@
     return wrap;
   }
 
+  // A capacity report: per workload, latency against offered load for every
+  // server (the steps, sorted by rate), each objective's bound as a dashed
+  // line, on log axes; the answer lines above it.
+  function capacity(entry) {
+    if (entry.report.command !== 'capacity') return null;
+    const wrap = el('div', {});
+    wrap.append(el('ul', { class: 'capacity-answer' }, ...(entry.capacity_lines || []).map((l) => el('li', {}, l))));
+    const charts = el('div', { class: 'charts' });
+    for (const w of entry.summary.workloads) {
+      const searched = w.servers.filter((s) => s.capacity);
+      if (!searched.length) continue;
+      const objectives = searched[0].capacity.objectives || [];
+      const keys = [...new Set(['p50_us', 'p99_us', ...objectives.map((o) => o.percentile + '_us')])];
+      for (const key of keys) {
+        const xs = [...new Set(searched.flatMap((s) => s.capacity.steps.map((st) => st.offered_rps)))].sort((a, b) => a - b);
+        if (!xs.length) continue;
+        const rows = searched.map((s) => xs.map((x) => {
+          // A rate measured twice (a generator-limited step, measured again): the later one.
+          const st = [...s.capacity.steps].reverse().find((t) => t.offered_rps === x);
+          return st && st[key] != null ? st[key] : null;
+        }));
+        const series = [{ label: 'offered req/s', value: (u, v) => fmt(v) },
+          ...searched.map((s, j) => ({ label: s.server, stroke: palette[j % palette.length], width: 2, spanGaps: true,
+            points: { show: true, size: 6 }, value: (u, v) => fmt(v) }))];
+        const bounds = objectives.filter((o) => o.percentile + '_us' === key);
+        for (const o of bounds) {
+          series.push({ label: `objective ${o.text}`, stroke: '#555', dash: [6, 4], width: 1, points: { show: false }, value: (u, v) => fmt(v) });
+          rows.push(xs.map(() => o.bound_us));
+        }
+        const name = key.replace(/_us$/, '').replace('_', '.');
+        const box = chartBox(`${w.name}: ${name} latency (us) against offered load`,
+          'each point a step of the search: the median over its measurements; latency from the intended send time');
+        box.setAttribute('data-capacity', w.name);
+        // A log axis leaves some ticks unlabelled (null): blank, not "-".
+        const ticks = (u, vals) => vals.map((v) => (v == null ? '' : fmt(v)));
+        draw(box, { series, scales: { x: { time: false, distr: 3 }, y: { distr: 3 } },
+          axes: [{ values: ticks }, { values: ticks }] }, [xs, ...rows]);
+        charts.append(box);
+      }
+    }
+    wrap.append(charts);
+    return wrap;
+  }
+
   // Two reports: compare's before/after rows of each workload's headline metric.
   function beforeAfter(c, headline) {
     const table = el('table', { class: 'before-after' }, el('thead', {}, el('tr', {},
@@ -344,6 +388,11 @@
   }
   entries.forEach((entry, idx) => {
     const tag = entries.length === 2 ? (idx === 0 ? 'before: ' : 'after: ') : '';
+    // A capacity report has no rounds to compare: its answer and curves instead.
+    if (entry.report.command === 'capacity') {
+      page.append(el('h2', {}, `${tag}capacity`), capacity(entry), el('h2', {}, `${tag}run`), metadata(entry));
+      return;
+    }
     page.append(el('h2', {}, `${tag}summary`), matrixTable(entry),
       el('p', { class: 'note' }, 'cell: server / baseline of req/s, or of p99 latency where the workload sets its own rate (open loop); the baseline column holds its median'),
       el('ul', { class: 'winners' }, ...entry.matrix.map((r) => el('li', {}, r.line))),
@@ -353,7 +402,8 @@
   });
   // Per workload: the spectra of every server (of both reports when two).
   const sides = entries.map((e, i) => ({ report: e.report, prefix: entries.length === 2 ? (i === 0 ? 'before ' : 'after ') : '' }));
-  for (const w of entries[entries.length - 1].summary.workloads) {
+  const lastEntry = entries[entries.length - 1];
+  for (const w of lastEntry.report.command === 'capacity' ? [] : lastEntry.summary.workloads) {
     const section = el('section', { class: 'workload', 'data-workload': w.name },
       el('h2', {}, `${w.name}` + (w.file ? ` (${w.file})` : '')));
     const f = flags(w);

@@ -4,8 +4,10 @@
 // a server that is not ours.  One thread, poll(), non-blocking sockets; it
 // counts the bytes it echoed, and can be told to corrupt every Nth byte so
 // that the client's verification is seen to catch it, to hold every byte for
-// a while before echoing it (replies that come after a window), or to close
-// each connection after so many bytes (arrivals with no connection to go on).
+// a while before echoing it (replies that come after a window), to close
+// each connection after so many bytes (arrivals with no connection to go on),
+// or to echo at most so many bytes a second across all connections: a server
+// of known capacity (fixed-size requests at N a second).
 
 #include <netinet/in.h>
 #include <fcntl.h>
@@ -32,11 +34,12 @@ class echo_server {
     std::uint64_t corrupt_every = 0;              // 0: never
     std::chrono::milliseconds delay{0};           // each byte is echoed this long after it arrived
     std::uint64_t close_after_bytes = 0;          // 0: never
+    std::uint64_t max_bytes_per_s = 0;            // 0: as fast as it can
   };
   explicit echo_server(std::uint64_t corrupt_every = 0) : echo_server(options{corrupt_every}) {}
   explicit echo_server(options o)
       : corrupt_every_(o.corrupt_every), delay_ns_(std::chrono::nanoseconds(o.delay).count()),
-        close_after_(o.close_after_bytes) {
+        close_after_(o.close_after_bytes), max_bytes_per_s_(o.max_bytes_per_s) {
     listener_.reset(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
@@ -122,8 +125,18 @@ class echo_server {
             for (ssize_t k = 0; k < n; ++k, ++seen_)
               if (corrupt_every_ && seen_ % corrupt_every_ == corrupt_every_ - 1) buf[k] ^= 0x5A;
             p.read += static_cast<std::uint64_t>(n);
-            if (delay_ns_ > 0) p.held.emplace_back(now_ns() + delay_ns_, std::string(buf, static_cast<std::size_t>(n)));
-            else p.pending.append(buf, static_cast<std::size_t>(n));
+            if (max_bytes_per_s_ > 0) {
+              // The bytes leave when the server's budget reaches them: after
+              // every byte that came before them, from any connection.
+              const std::int64_t start = std::max(now_ns(), busy_until_ns_);
+              busy_until_ns_ = start + static_cast<std::int64_t>(static_cast<double>(n) * 1e9 /
+                                                                 static_cast<double>(max_bytes_per_s_));
+              p.held.emplace_back(busy_until_ns_, std::string(buf, static_cast<std::size_t>(n)));
+            } else if (delay_ns_ > 0) {
+              p.held.emplace_back(now_ns() + delay_ns_, std::string(buf, static_cast<std::size_t>(n)));
+            } else {
+              p.pending.append(buf, static_cast<std::size_t>(n));
+            }
             if (close_after_ && p.read >= close_after_) {
               p.fd.reset();
               continue;
@@ -139,12 +152,15 @@ class echo_server {
         }
       }
       std::erase_if(peers, [](const peer& p) { return !p.fd; });
+      if (peers.empty()) busy_until_ns_ = 0;  // what the last clients left owed went with them
     }
   }
 
   std::uint64_t corrupt_every_;
   std::int64_t delay_ns_ = 0;
   std::uint64_t close_after_ = 0;
+  std::uint64_t max_bytes_per_s_ = 0;
+  std::int64_t busy_until_ns_ = 0;  // with max_bytes_per_s: when the bytes taken so far have left
   std::uint64_t seen_ = 0;
   unique_fd listener_, stop_read_, stop_write_;
   std::uint16_t port_ = 0;
