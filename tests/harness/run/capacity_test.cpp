@@ -320,6 +320,8 @@ BOOST_AUTO_TEST_CASE(the_search_finds_a_servers_known_capacity) {
   const json& c = report["workloads"][0]["results"][0]["capacity"];
   BOOST_TEST_REQUIRE(c["max_rate_rps"].is_number(), c.dump());
   const double found = c["max_rate_rps"].get<double>();
+  BOOST_TEST_MESSAGE("capacity " << n << " req/s, found " << found << " req/s in " << c["steps"].size()
+                                 << " steps, bracket " << c["max_rate_interval"].dump());
   BOOST_TEST(std::abs(found - n) <= 0.05 * n, "found " << found << " req/s; stopped: " << c["stopped"]);
   BOOST_TEST(c["stopped"] == "resolution reached");
   BOOST_TEST(c["server_figure"] == true);
