@@ -4,6 +4,7 @@
 // edges), the workloads it refuses, and one real search against an echo
 // server that serves at most N requests a second.
 
+#include <boost/test/results_collector.hpp>
 #include <boost/test/unit_test.hpp>
 
 #include <cmath>
@@ -286,10 +287,11 @@ BOOST_AUTO_TEST_SUITE(capacity_end_to_end)
 
 // An echo server that sends back at most 2,000 requests' worth of bytes a
 // second (84-byte ECHO frames): the search finds its capacity to within 5%,
-// with monotone steps, and its report passes the schema.  The objective
-// (p99 <= 10 ms) sits far above the latency below capacity (about 1 ms)
-// and is crossed within about 1.5% above it, where the backlog grows by
-// (r - N) requests a second over the 0.8 s each step runs.
+// with monotone steps, and its report passes the schema.  Above capacity the
+// backlog grows by r - N requests a second, so p99 reaches the objective
+// (30 ms) at about 2.5% over N in the 1.2 s a step runs (warm-up and window);
+// below it, latency is about 1 ms, and it takes a stall of over 30 ms in two
+// of a step's three measurements (a busy machine) to fail a step.
 BOOST_AUTO_TEST_CASE(the_search_finds_a_servers_known_capacity) {
   constexpr double n = 2000;
   test::echo_server server(test::echo_server::options{0, std::chrono::milliseconds(0), 0,
@@ -300,19 +302,18 @@ BOOST_AUTO_TEST_CASE(the_search_finds_a_servers_known_capacity) {
   plan.run.quiet = true;
   plan.run.out = fs::temp_directory_path() / ("ioduel-capacity-" + std::to_string(::getpid()) + ".json");
   plan.w = parse_workload(json{{"name", "known"}, {"description", "uniform ECHOs"}, {"seed", 5},
-                               {"warmup_s", 0.2}, {"duration_s", 0.6}, {"timeout_ms", 5000},
+                               {"warmup_s", 0.4}, {"duration_s", 0.8}, {"timeout_ms", 5000},
                                {"groups", json::array({{{"name", "open"}, {"connections", 4}, {"rate", 500},
                                                         {"arrivals", "uniform"},
                                                         {"mix", json::array({{{"op", "echo"}, {"size", 64}}})}}})}},
                           "known", ".");
-  plan.criteria = p99_within(10'000);
+  plan.criteria = p99_within(30'000);
   plan.search.start_rps = 500;
-  plan.repetitions = 2;
+  plan.repetitions = 3;
   const std::atomic<bool> interrupt{false};
   const int rc = execute_capacity(plan, interrupt);
   std::ifstream in(plan.run.out);
   const json report = json::parse(in);
-  fs::remove(plan.run.out);
   BOOST_TEST(rc == 0);
   std::ifstream schema_in(source_dir / "results/schema.json");
   const auto problems = validate_json(report, json::parse(schema_in));
@@ -332,7 +333,11 @@ BOOST_AUTO_TEST_CASE(the_search_finds_a_servers_known_capacity) {
                        : st["verdict"] == "fails" ? step_verdict::fails
                                                   : step_verdict::generator_limited);
   check_monotone(steps);
-  for (const json& st : c["steps"]) BOOST_TEST(st["repetitions"].size() == 2u);
+  for (const json& st : c["steps"]) BOOST_TEST(st["repetitions"].size() == 3u);
+  // A failure leaves the report for `ioduel show`.
+  const auto id = boost::unit_test::framework::current_test_case().p_id;
+  if (boost::unit_test::results_collector.results(id).passed()) fs::remove(plan.run.out);
+  else BOOST_TEST_MESSAGE("the report is " << plan.run.out);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
