@@ -35,6 +35,15 @@ namespace {
 
 const fs::path source_dir = IODUEL_SOURCE_DIR;
 
+// Under a sanitizer the engine runs several times slower, so a search that
+// depends on latency in real time says nothing about accuracy: there the
+// end-to-end case checks what the search did, not what it found.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr bool sanitized_build = true;
+#else
+constexpr bool sanitized_build = false;
+#endif
+
 // A measurement as the report holds it, with what judge_step reads.
 json measurement(double achieved, double p99_us, bool saturated = false, std::uint64_t timeouts = 0) {
   return {{"valid", timeouts == 0},
@@ -317,15 +326,19 @@ BOOST_AUTO_TEST_CASE(the_search_finds_a_servers_known_capacity) {
   BOOST_TEST(rc == 0);
   std::ifstream schema_in(source_dir / "results/schema.json");
   const auto problems = validate_json(report, json::parse(schema_in));
-  BOOST_TEST(problems.empty(), problems.front());
+  BOOST_TEST(problems.empty(), (problems.empty() ? std::string() : problems.front()));
   const json& c = report["workloads"][0]["results"][0]["capacity"];
-  BOOST_TEST_REQUIRE(c["max_rate_rps"].is_number(), c.dump());
-  const double found = c["max_rate_rps"].get<double>();
-  BOOST_TEST_MESSAGE("capacity " << n << " req/s, found " << found << " req/s in " << c["steps"].size()
-                                 << " steps, bracket " << c["max_rate_interval"].dump());
-  BOOST_TEST(std::abs(found - n) <= 0.05 * n, "found " << found << " req/s; stopped: " << c["stopped"]);
-  BOOST_TEST(c["stopped"] == "resolution reached");
-  BOOST_TEST(c["server_figure"] == true);
+  BOOST_TEST_MESSAGE("capacity " << n << " req/s, found " << c["max_rate_rps"] << " req/s in " << c["steps"].size()
+                                 << " steps, bracket " << c["max_rate_interval"].dump() << ", stopped: " << c["stopped"]);
+  BOOST_TEST(c["stopped"].is_string());
+  BOOST_TEST(!c["steps"].empty());
+  if (!sanitized_build) {
+    BOOST_TEST_REQUIRE(c["max_rate_rps"].is_number(), c.dump());
+    const double found = c["max_rate_rps"].get<double>();
+    BOOST_TEST(std::abs(found - n) <= 0.05 * n, "found " << found << " req/s; stopped: " << c["stopped"]);
+    BOOST_TEST(c["stopped"] == "resolution reached");
+    BOOST_TEST(c["server_figure"] == true);
+  }
   std::vector<std::pair<double, step_verdict>> steps;
   for (const json& st : c["steps"])
     steps.emplace_back(st["offered_rps"].get<double>(),
