@@ -69,6 +69,18 @@ void listener::close() noexcept {
   backoff_timer_.cancel();
 }
 
+void listener::recover() noexcept {
+  std::lock_guard lock(mutex_);
+  if (lost_.exchange(false, std::memory_order_relaxed) && !closed_) {
+    peer_.reset();
+    try {
+      accept_next();
+    } catch (const std::exception&) {
+      lost_.store(true, std::memory_order_relaxed);  // the next exception tries again
+    }
+  }
+}
+
 void listener::accept_next() {
   if (closed_) return;
   // A reserve that could not be reopened after the last rejection is
@@ -78,7 +90,8 @@ void listener::accept_next() {
     peer_.emplace(ctx_.get_executor());
     acceptor_.async_accept(
         *peer_, asio::bind_allocator(handler_allocator<void, decltype(accept_memory_)>(accept_memory_),
-                                     [this](const boost::system::error_code& ec) {
+                                     [this, token = chain_token(lost_)](const boost::system::error_code& ec) mutable {
+                                       token.ran();
                                        std::lock_guard lock(mutex_);
                                        on_accept(ec);
                                      }));
@@ -95,7 +108,8 @@ void listener::accept_next() {
 void listener::back_off() {
   backoff_timer_.expires_after(accept_backoff);
   backoff_timer_.async_wait(asio::bind_allocator(handler_allocator<void, decltype(wait_memory_)>(wait_memory_),
-                                                 [this](const boost::system::error_code& e) {
+                                                 [this, token = chain_token(lost_)](const boost::system::error_code& e) mutable {
+                                                   token.ran();
                                                    std::lock_guard lock(mutex_);
                                                    if (!e) accept_next();
                                                  }));

@@ -17,6 +17,7 @@
 // for good (handler_lock.hpp).  The operations' memory is the listener's own
 // (accept_memory_, wait_memory_), so the chain allocates nothing per accept.
 
+#include <atomic>
 #include <cstddef>
 #include <mutex>
 #include <optional>
@@ -43,6 +44,22 @@ class listener_host {
   ~listener_host() = default;
 };
 
+// Carried by each handler of the accept chain: notes the chain lost when
+// the handler is destroyed without having run (listener::lost_).
+class chain_token {
+ public:
+  explicit chain_token(std::atomic<bool>& lost) noexcept : lost_(&lost) {}
+  chain_token(chain_token&& o) noexcept : lost_(o.lost_) { o.lost_ = nullptr; }
+  chain_token& operator=(chain_token&&) = delete;
+  ~chain_token() {
+    if (lost_ != nullptr) lost_->store(true, std::memory_order_relaxed);
+  }
+  void ran() noexcept { lost_ = nullptr; }
+
+ private:
+  std::atomic<bool>* lost_;
+};
+
 class listener {
  public:
   listener(asio::io_context& ctx, context_state& state, listener_host& host);
@@ -59,6 +76,9 @@ class listener {
   void start();
   // Stops accepting, from any thread (the drain).
   void close() noexcept;
+  // After an exception escaped the io_context's run (server.cpp): restarts
+  // the accept chain if that exception destroyed its operation unrun.
+  void recover() noexcept;
 
  private:
   void accept_next();
@@ -79,6 +99,11 @@ class listener {
   // and turn away one waiting client, then reopened.
   int reserve_fd_ = -1;
   bool closed_ = false;
+  // Set when a handler of the chain is destroyed without having run: Asio
+  // registers the accepted descriptor (epoll's descriptor state, io_uring's
+  // io_object) before it calls the handler, and a bad_alloc there unwinds
+  // out of io_context::run, destroying the operation and with it the chain.
+  std::atomic<bool> lost_{false};
 };
 
 }  // namespace ioduel::proactor

@@ -82,6 +82,17 @@ class server final : public session_host, public listener_host {
            << e.code().message() << "\n";
       return 1;
     }
+#if defined(__SANITIZE_ADDRESS__)
+    // Sanitized builds (ASan with UBSan): UBSan checks a polymorphic object's
+    // type on first use (the STATS JSON's output adapter is one, made with
+    // make_shared) with a memory probe that needs a pipe, so a first STATS
+    // while the server is out of descriptors was reported as an invalid vptr
+    // and ended the process ("the server closed the connection before
+    // replying", out_of_descriptors_keeps_serving_and_recovers).  Building
+    // the reply once here puts those types in UBSan's cache, as the reactor
+    // does.
+    static_cast<void>(stats_json());
+#endif
     signals_.add(SIGTERM);
     signals_.add(SIGINT);
     wait_for_signal();
@@ -94,9 +105,10 @@ class server final : public session_host, public listener_host {
     const unsigned n = o.threads;
     for (unsigned i = 1; i < n; ++i) {
       asio::io_context& ctx = options_.contexts == context_model::shared ? *contexts_[0] : *contexts_[i];
-      threads.emplace_back([this, &ctx, i] { run_context(ctx, i); });
+      listener& l = options_.contexts == context_model::shared ? *listeners_[0] : *listeners_[i];
+      threads.emplace_back([this, &ctx, &l, i] { run_context(ctx, l, i); });
     }
-    run_context(*contexts_[0], 0);
+    run_context(*contexts_[0], *listeners_[0], 0);
     for (auto& t : threads) t.join();
 
     if (forced_) cleanup_after_forced_stop();
@@ -149,8 +161,10 @@ class server final : public session_host, public listener_host {
 
  private:
   // An exception escaping a handler must not end the server: report it and
-  // go on running the context.  `slot`: this thread's counter slot.
-  void run_context(asio::io_context& ctx, std::size_t slot) {
+  // go on running the context, with the context's accept chain restarted if
+  // the exception took it (listener::recover).  `slot`: this thread's
+  // counter slot.
+  void run_context(asio::io_context& ctx, listener& l, std::size_t slot) {
     this_thread_slot = slot;
     for (;;) {
       try {
@@ -158,6 +172,7 @@ class server final : public session_host, public listener_host {
         return;
       } catch (const std::exception& e) {
         std::fprintf(stderr, "ioduel-proactor: unexpected error in a handler: %s\n", e.what());
+        l.recover();
       }
     }
   }
@@ -226,6 +241,9 @@ class server final : public session_host, public listener_host {
     }
     for (int round = 0; round < 100 && live_.load() != 0; ++round)
       for (auto& ctx : contexts_) ctx->run_for(std::chrono::milliseconds(10));
+    // The listeners' cancelled operations too: their handlers point into
+    // listeners destroyed before the io_contexts.
+    for (auto& ctx : contexts_) ctx->poll();
   }
 
   proactor_options options_;
