@@ -64,8 +64,17 @@ void listener::start() {
 void listener::close() noexcept {
   std::lock_guard lock(mutex_);
   closed_ = true;
+#if defined(BOOST_ASIO_HAS_IO_URING_AS_DEFAULT)
+  // Not close(): on io_uring that cancels the accept in flight, and Boost
+  // 1.81's cancel entry goes out without its user_data, so its completion
+  // lands in a stale operation queue (session.hpp, close()).  Shut down, the
+  // socket stops listening and the accept completes with an error; the
+  // destructor closes the descriptor.
+  ::shutdown(acceptor_.native_handle(), SHUT_RDWR);
+#else
   boost::system::error_code ignored;
   acceptor_.close(ignored);
+#endif
   backoff_timer_.cancel();
 }
 

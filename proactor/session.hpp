@@ -408,8 +408,27 @@ class session final : public session_core<Model> {
     ctx_.remove(*this);
     count(ctx_.counters().connections_closed);
     if (failed) count(ctx_.counters().connections_failed);
+#if defined(BOOST_ASIO_HAS_IO_URING_AS_DEFAULT)
+    // On io_uring no operation is cancelled and no descriptor closed with
+    // an operation in flight: shutdown() completes a pending read (end of
+    // stream) and write (EPIPE) as the drain's SHUT_RD does, and the
+    // destructor closes the descriptor once every completion has run
+    // (pending_ == 0).  Boost 1.81's cancellation (close() or cancel() with
+    // an operation in flight) is unsafe there: its IORING_OP_ASYNC_CANCEL
+    // entry never gets its user_data set, and liburing 2.3 does not clear a
+    // reused submission entry, so the cancel's completion is delivered to
+    // whatever operation queue last used that entry: a stray result for
+    // its operation, and when that queue already waits in the batch being
+    // run, a second push of it, which unlinks the completions queued
+    // between (reads, writes and accepts that then never complete while
+    // every thread sleeps in io_uring_wait_cqe).  close() also frees the
+    // socket's io_object with the cancelled operation still queued in it,
+    // for the next socket registered to inherit.  docs/proactor.md.
+    ::shutdown(socket_.native_handle(), SHUT_RDWR);
+#else
     boost::system::error_code ignored;
     socket_.close(ignored);
+#endif
     timer_.cancel();
     // A buffer an operation still targets (io_uring may be using it until the
     // cancellation completes) is released by the destructor instead.
