@@ -61,7 +61,7 @@ BOOST_FIXTURE_TEST_CASE(declared_frames_are_not_reserved_before_they_arrive, ser
 // cannot hold them all.  Some are closed (with an ERROR reply where it can
 // still build one); a bystander is served throughout and the server lives.
 // Not in sanitizer builds: their shadow memory needs terabytes of address space.
-BOOST_FIXTURE_TEST_CASE(allocation_failure_closes_only_its_connection, server_fixture, *boost::unit_test::precondition(known_failure_on_proactor_uring_shared_issue_13)) {
+BOOST_FIXTURE_TEST_CASE(allocation_failure_closes_only_its_connection, server_fixture, *boost::unit_test::precondition(server_available)) {
   if (sanitized_build) {
     BOOST_TEST_MESSAGE(name() << ": skipped under a sanitizer (RLIMIT_AS)");
     return;
