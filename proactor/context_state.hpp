@@ -1,12 +1,15 @@
 #pragma once
-// What the sessions of one io_context share: the options, the counters, and a
+// What the sessions of one io_context share: the options, the counters (a
+// slot per thread that runs it), and a
 // registry of open sessions that the drain on SIGTERM walks.  The server owns
 // one per io_context (one in all in the shared model).
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "protocol/parser.hpp"
 #include "protocol/server_options.hpp"
@@ -55,17 +58,36 @@ class session_base {
   session_base* next_ = nullptr;
 };
 
+// The index of the calling thread among the threads that run the server's
+// io_contexts (0 for the main thread), set as each starts: the counter slot
+// it writes in a shared context.
+inline thread_local std::size_t this_thread_slot = 0;
+
 class context_state {
  public:
-  context_state(const protocol::server_options& o, session_host& h)
-      : options(o), parse{o.max_frame, protocol::role::server}, host(h) {}
+  // `threads`: how many threads run this context (1 per context in the
+  // per-thread model, all of them in the shared model).
+  context_state(const protocol::server_options& o, session_host& h, std::size_t threads = 1)
+      : options(o), parse{o.max_frame, protocol::role::server}, host(h), slots_(threads) {}
   context_state(const context_state&) = delete;
   context_state& operator=(const context_state&) = delete;
 
   const protocol::server_options& options;
   const protocol::parse_options parse;
   session_host& host;
-  protocol::server_counters counters;
+
+  // The counters the calling thread writes: every thread that runs this
+  // context has a slot of its own (each server_counters is a cache line
+  // apart), so counting is a plain load and store (counter::add_local), with
+  // no read-modify-write shared between threads; STATS sums the slots.
+  protocol::server_counters& counters() noexcept {
+    return slots_.size() == 1 ? slots_[0] : slots_[this_thread_slot % slots_.size()];
+  }
+  protocol::counter_snapshot snapshot() const noexcept {
+    protocol::counter_snapshot sum;
+    for (const auto& s : slots_) sum += s.snapshot();
+    return sum;
+  }
 
   // Registration happens once per connection, so a mutex is cheap enough and
   // lets the drain run from the signal handler's thread.
@@ -98,6 +120,7 @@ class context_state {
   }
 
  private:
+  std::vector<protocol::server_counters> slots_;
   std::mutex mutex_;
   session_base* head_ = nullptr;
 };

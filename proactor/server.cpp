@@ -1,16 +1,13 @@
 #include "proactor/server.hpp"
 
-#include <fcntl.h>
-#include <poll.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include <atomic>
-#include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <memory>
 #include <optional>
+#include <string>
 #include <ostream>
 #include <thread>
 #include <vector>
@@ -18,8 +15,11 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/strand.hpp>
 
 #include "proactor/backend.hpp"
+#include "proactor/listener.hpp"
 #include "proactor/session.hpp"
 #include "proactor/urgent_data.hpp"
 
@@ -27,23 +27,8 @@ namespace ioduel::proactor {
 namespace {
 
 using strand_type = asio::strand<asio::io_context::executor_type>;
-using acceptor_type = asio::basic_socket_acceptor<asio::ip::tcp, asio::io_context::executor_type>;
 using signal_set_type = asio::basic_signal_set<asio::io_context::executor_type>;
 using work_guard = asio::executor_work_guard<asio::io_context::executor_type>;
-
-// How long to wait before accepting again when accept fails for want of
-// descriptors or memory and no client could be turned away to make room.
-constexpr std::chrono::milliseconds accept_backoff{50};
-
-bool out_of_descriptors(const boost::system::error_code& ec) noexcept {
-  return ec == boost::system::errc::too_many_files_open ||
-         ec == boost::system::errc::too_many_files_open_in_system;
-}
-
-bool out_of_memory(const boost::system::error_code& ec) noexcept {
-  return ec == boost::system::errc::no_buffer_space ||
-         ec == boost::system::errc::not_enough_memory;
-}
 
 std::vector<std::unique_ptr<asio::io_context>> make_contexts(const proactor_options& o) {
   std::vector<std::unique_ptr<asio::io_context>> v;
@@ -55,65 +40,75 @@ std::vector<std::unique_ptr<asio::io_context>> make_contexts(const proactor_opti
   return v;
 }
 
-/* The server: owns the io_contexts, their threads and the per-context
-   states; accepts on the first context and deals connections out; turns the
-   first SIGTERM/SIGINT into a drain.  The acceptor, signal and timer handlers
-   all run on one strand (`control_`), since in the shared model any thread
-   may run them. */
-class server final : public session_host {
+/* The server: owns the io_contexts, their threads, the per-context states
+   and listeners (one per context, listener.hpp); turns the first
+   SIGTERM/SIGINT into a drain.  The signal and drain-timer handlers run on
+   one strand (`control_`), since in the shared model any thread may run
+   them. */
+class server final : public session_host, public listener_host {
  public:
   server(const proactor_options& o, std::ostream& err)
       : options_(o),
         err_(err),
         contexts_(make_contexts(o)),
         control_(asio::make_strand(contexts_[0]->get_executor())),
-        acceptor_(contexts_[0]->get_executor()),
-        accept_timer_(contexts_[0]->get_executor()),
         drain_timer_(contexts_[0]->get_executor()),
         signals_(contexts_[0]->get_executor()),
         identity_{"proactor", backend_name(), o.common.threads, std::chrono::steady_clock::now()} {
+    const std::size_t threads_per_context = o.contexts == context_model::shared ? o.common.threads : 1;
     for (std::size_t i = 0; i < contexts_.size(); ++i) {
-      states_.push_back(std::make_unique<context_state>(options_.common, *this));
+      states_.push_back(std::make_unique<context_state>(options_.common, *this, threads_per_context));
       guards_.emplace_back(contexts_[i]->get_executor());
+      listeners_.push_back(std::make_unique<listener>(*contexts_[i], *states_[i], *this));
     }
   }
 
   server(const server&) = delete;
   server& operator=(const server&) = delete;
-
-  ~server() {
-    if (reserve_fd_ >= 0) ::close(reserve_fd_);
-  }
+  ~server() = default;
 
   int run() {
     const auto& o = options_.common;
+    unsigned short port = o.port;
     try {
-      const asio::ip::tcp::endpoint endpoint(asio::ip::make_address(o.bind), o.port);
-      acceptor_.open(endpoint.protocol());
-      acceptor_.set_option(asio::socket_base::reuse_address(true));
-      acceptor_.bind(endpoint);
-      acceptor_.listen(asio::socket_base::max_listen_connections);
+      // Every listener after the first binds the port the first one got.
+      const bool reuse_port = listeners_.size() > 1;
+      for (auto& l : listeners_) {
+        l->open(asio::ip::tcp::endpoint(asio::ip::make_address(o.bind), port), reuse_port);
+        port = l->port();
+      }
     } catch (const boost::system::system_error& e) {
       err_ << "ioduel-proactor: cannot listen on " << o.bind << ":" << o.port << ": "
            << e.code().message() << "\n";
       return 1;
     }
-    reserve_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+#if defined(__SANITIZE_ADDRESS__)
+    // Sanitized builds (ASan with UBSan): UBSan checks a polymorphic object's
+    // type on first use (the STATS JSON's output adapter is one, made with
+    // make_shared) with a memory probe that needs a pipe, so a first STATS
+    // while the server is out of descriptors was reported as an invalid vptr
+    // and ended the process ("the server closed the connection before
+    // replying", out_of_descriptors_keeps_serving_and_recovers).  Building
+    // the reply once here puts those types in UBSan's cache, as the reactor
+    // does.
+    static_cast<void>(stats_json());
+#endif
     signals_.add(SIGTERM);
     signals_.add(SIGINT);
     wait_for_signal();
     // Sessions name this process the owner of their SIGURG when they start.
     urgent::install_signal_counter();
-    asio::post(control_, [this] { accept_next(); });
-    protocol::announce_listening(o.bind, acceptor_.local_endpoint().port());
+    for (auto& l : listeners_) l->start();
+    protocol::announce_listening(o.bind, port);
 
     std::vector<std::thread> threads;
     const unsigned n = o.threads;
     for (unsigned i = 1; i < n; ++i) {
       asio::io_context& ctx = options_.contexts == context_model::shared ? *contexts_[0] : *contexts_[i];
-      threads.emplace_back([this, &ctx] { run_context(ctx); });
+      listener& l = options_.contexts == context_model::shared ? *listeners_[0] : *listeners_[i];
+      threads.emplace_back([this, &ctx, &l, i] { run_context(ctx, l, i); });
     }
-    run_context(*contexts_[0]);
+    run_context(*contexts_[0], *listeners_[0], 0);
     for (auto& t : threads) t.join();
 
     if (forced_) cleanup_after_forced_stop();
@@ -125,7 +120,7 @@ class server final : public session_host {
 
   std::string stats_json() const override {
     protocol::counter_snapshot sum;
-    for (const auto& s : states_) sum += s->counters.snapshot();
+    for (const auto& s : states_) sum += s->snapshot();
     sum.oob_discarded += urgent::signals.load(std::memory_order_relaxed);
     return protocol::stats_json(identity_, sum);
   }
@@ -144,126 +139,47 @@ class server final : public session_host {
     }
   }
 
+  bool at_capacity() const noexcept override {
+    return live_.load(std::memory_order_relaxed) >= options_.common.max_connections;
+  }
+
+  // On the thread of the listener that accepted `socket`: one that runs
+  // `state`'s context.
+  void start_session(socket_type socket, context_state& state) override {
+    boost::system::error_code ignored;
+    socket.set_option(asio::ip::tcp::no_delay(true), ignored);
+    if (options_.contexts == context_model::shared) {
+      auto* s = new session<shared_model>(std::move(socket), state);
+      admit(state, *s);
+      s->post_start();
+    } else {
+      auto* s = new session<per_thread_model>(std::move(socket), state);
+      admit(state, *s);
+      s->post_start();
+    }
+  }
+
  private:
   // An exception escaping a handler must not end the server: report it and
-  // go on running the context.
-  void run_context(asio::io_context& ctx) {
+  // go on running the context, with the context's accept chain restarted if
+  // the exception took it (listener::recover).  `slot`: this thread's
+  // counter slot.
+  void run_context(asio::io_context& ctx, listener& l, std::size_t slot) {
+    this_thread_slot = slot;
     for (;;) {
       try {
         ctx.run();
         return;
       } catch (const std::exception& e) {
         std::fprintf(stderr, "ioduel-proactor: unexpected error in a handler: %s\n", e.what());
+        l.recover();
       }
-    }
-  }
-
-  // ---- accepting ----------------------------------------------------------------
-
-  void accept_next() {
-    if (draining()) return;
-    // A reserve that could not be reopened after the last rejection is
-    // retried here, so one failure does not lose it for good.
-    if (reserve_fd_ < 0) reserve_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-    try {
-      peer_index_ = options_.contexts == context_model::shared ? 0 : next_context_++ % contexts_.size();
-      peer_.emplace(contexts_[peer_index_]->get_executor());
-      acceptor_.async_accept(
-          *peer_, asio::bind_executor(
-                      control_, asio::bind_allocator(
-                                    handler_allocator<void, decltype(accept_memory_)>(accept_memory_),
-                                    [this](const boost::system::error_code& ec) { on_accept(ec); })));
-    } catch (const std::exception&) {
-      // bad_alloc, or io_uring's ENOBUFS from a first operation: without a
-      // retry the accept chain would end here, silently.
-      peer_.reset();
-      back_off_accept();
-    }
-  }
-
-  // Accepts again after accept_backoff.  (If even this wait cannot be
-  // started, the exception reaches run_context, which reports it.)
-  void back_off_accept() {
-    accept_timer_.expires_after(accept_backoff);
-    accept_timer_.async_wait(asio::bind_executor(control_, [this](const boost::system::error_code& e) {
-      if (!e) accept_next();
-    }));
-  }
-
-  void on_accept(const boost::system::error_code& ec) {
-    if (draining() || ec == asio::error::operation_aborted) {
-      peer_.reset();
-      return;
-    }
-    if (ec) {
-      peer_.reset();
-      if (out_of_descriptors(ec) && reject_with_reserve()) {
-        accept_next();
-      } else if (out_of_descriptors(ec) || out_of_memory(ec)) {
-        back_off_accept();  // instead of spinning on a listen queue we cannot empty
-      } else {
-        accept_next();  // ECONNABORTED and the like concern one client only
-      }
-      return;
-    }
-    context_state& state = *states_[peer_index_];
-    if (live_.load(std::memory_order_relaxed) >= options_.common.max_connections) {
-      state.counters.connections_rejected.add();
-      boost::system::error_code ignored;
-      peer_->close(ignored);
-    } else {
-      try {
-        start_session(std::move(*peer_), peer_index_);
-      } catch (const std::exception&) {
-        state.counters.connections_rejected.add();
-      }
-    }
-    peer_.reset();
-    accept_next();
-  }
-
-  // Out of descriptors: free the one held in reserve, accept the waiting
-  // client and close it at once (counted as rejected), then take the reserve
-  // back.  Clients are turned away promptly instead of piling up in the
-  // listen queue, and the acceptor never spins.
-  bool reject_with_reserve() {
-    if (reserve_fd_ < 0) return false;
-    ::close(reserve_fd_);
-    reserve_fd_ = -1;
-    bool rejected = false;
-    ::pollfd p{acceptor_.native_handle(), POLLIN, 0};
-    if (::poll(&p, 1, 0) == 1) {
-      const int fd = ::accept4(acceptor_.native_handle(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
-      if (fd >= 0) {
-        ::close(fd);
-        states_[0]->counters.connections_rejected.add();
-        rejected = true;
-      }
-    }
-    reserve_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-    return rejected;
-  }
-
-  void start_session(socket_type socket, std::size_t index) {
-    boost::system::error_code ignored;
-    socket.set_option(asio::ip::tcp::no_delay(true), ignored);
-    context_state& state = *states_[index];
-    if (options_.contexts == context_model::shared) {
-      const strand_type strand = asio::make_strand(contexts_[0]->get_executor());
-      auto* s = new session<strand_type>(std::move(socket), strand, state);
-      admit(state, *s);
-      s->post_start();
-    } else {
-      const auto ex = contexts_[index]->get_executor();
-      auto* s = new session<asio::io_context::executor_type>(std::move(socket), ex, state);
-      admit(state, *s);
-      s->post_start();
     }
   }
 
   void admit(context_state& state, session_base& s) {
     live_.fetch_add(1, std::memory_order_seq_cst);
-    state.counters.connections_accepted.add();
+    state.counters().connections_accepted.add_local();
     state.add(s);
   }
 
@@ -285,9 +201,7 @@ class server final : public session_host {
   // again); each session answers every complete frame, flushes and closes.
   void begin_drain() {
     draining_.store(true, std::memory_order_seq_cst);
-    boost::system::error_code ignored;
-    acceptor_.close(ignored);
-    accept_timer_.cancel();
+    for (auto& l : listeners_) l->close();
     for (auto& state : states_)
       state->for_each([](session_base& s) { ::shutdown(s.native_handle(), SHUT_RD); });
     guards_.clear();
@@ -303,7 +217,6 @@ class server final : public session_host {
     finished_ = true;
     signals_.cancel();
     drain_timer_.cancel();
-    accept_timer_.cancel();
   }
 
   void force_stop() {
@@ -320,7 +233,6 @@ class server final : public session_host {
   // goes away.
   void cleanup_after_forced_stop() {
     signals_.cancel();
-    accept_timer_.cancel();
     for (auto& ctx : contexts_) ctx->restart();
     for (auto& state : states_) {
       std::vector<session_base*> open;
@@ -329,23 +241,20 @@ class server final : public session_host {
     }
     for (int round = 0; round < 100 && live_.load() != 0; ++round)
       for (auto& ctx : contexts_) ctx->run_for(std::chrono::milliseconds(10));
+    // The listeners' cancelled operations too: their handlers point into
+    // listeners destroyed before the io_contexts.
+    for (auto& ctx : contexts_) ctx->poll();
   }
 
   proactor_options options_;
   std::ostream& err_;
   std::vector<std::unique_ptr<asio::io_context>> contexts_;  // destroyed last
   std::vector<std::unique_ptr<context_state>> states_;
+  std::vector<std::unique_ptr<listener>> listeners_;
   std::vector<work_guard> guards_;
   strand_type control_;
-  acceptor_type acceptor_;
-  timer_type accept_timer_;
   timer_type drain_timer_;
   signal_set_type signals_;
-  std::optional<socket_type> peer_;
-  std::size_t peer_index_ = 0;
-  std::size_t next_context_ = 0;
-  handler_memory<256> accept_memory_;
-  int reserve_fd_ = -1;
   std::atomic<std::size_t> live_{0};
   bool finished_ = false;
   bool forced_ = false;

@@ -12,7 +12,9 @@
 // FIN, or the drain's SHUT_RD) or erred (an ERROR reply queued) -> lingering
 // (our FIN sent, input read and discarded) -> closed.  The session owns
 // itself: it deletes itself once closed with no handler pending (`pending_`),
-// so handlers capture a plain pointer and no reference count moves.
+// so handlers capture a plain pointer and no reference count moves.  Every
+// handler body runs under `lock_` (run_handler; handler_lock.hpp): empty in
+// the per-thread model, a mutex in the shared one.
 
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -26,7 +28,6 @@
 #include <utility>
 
 #include <boost/asio/post.hpp>
-#include <boost/asio/strand.hpp>
 
 #include "proactor/buffer_pool.hpp"
 #include "proactor/session_core.hpp"
@@ -35,12 +36,12 @@
 
 namespace ioduel::proactor {
 
-template <class Executor>
-class session final : public session_core<Executor> {
-  using core = session_core<Executor>;
+template <class Model>
+class session final : public session_core<Model> {
+  using core = session_core<Model>;
   using typename core::clock;
   using core::shared_context, core::socket_, core::timer_, core::ctx_, core::out_, core::wbuf_,
-      core::deadline_, core::needed_, core::pending_, core::timer_waiting_, core::phase_, core::reading_,
+      core::lock_, core::deadline_, core::needed_, core::pending_, core::timer_waiting_, core::phase_, core::reading_,
       core::writing_, core::sleeping_, core::paused_, core::backoff_, core::input_, core::read_memory_,
       core::write_memory_, core::timer_memory_, core::closed, core::lingering, core::may_read,
       core::owes_output, core::bind, core::count, core::is_enobufs, core::queued_output,
@@ -49,10 +50,9 @@ class session final : public session_core<Executor> {
  public:
   // pending_ starts at 1: the server has posted start(), which may still be
   // queued when a forced stop aborts the session; the session must outlive it.
-  session(socket_type socket, const Executor& ex, context_state& ctx)
-      : core(std::move(socket), ex, ctx) {}
+  session(socket_type socket, context_state& ctx) : core(std::move(socket), ctx) {}
 
-  // Runs on the session's executor once the session is registered; the
+  // Runs on the session's io_context once the session is registered; the
   // handler the server posted, counted in pending_ from construction.
   void start() {
     deadline_.touch(clock::now());
@@ -60,29 +60,36 @@ class session final : public session_core<Executor> {
       guarded([this] {
         // SIGURG counts urgent bytes from now on (urgent_data.hpp); one
         // that came before raised none and is counted here.
-        count(ctx_.counters.oob_discarded, urgent::claim(socket_.native_handle()));
+        count(ctx_.counters().oob_discarded, urgent::claim(socket_.native_handle()));
         arm_timer();
         step();
       });
     }
-    finish_handler();
   }
 
-  // Posts start(), the handler counted in pending_ from construction.  On an
-  // io_context it lives in read_memory_ (free until start reads), so no heap:
-  // a post that failed under RLIMIT_AS left a session that never started.  A
-  // strand's wrapper does not fit and may still fail: then undo the session.
+  // Posts start(), the handler counted in pending_ from construction.  It
+  // lives in read_memory_ (free until start reads), so no heap: a post that
+  // failed under RLIMIT_AS left a session that never started.  Should the
+  // post fail all the same, the session is undone.
   void post_start() {
     try {
-      if constexpr (shared_context) asio::post(this->executor_, [this] { start(); });
-      else asio::post(this->executor_, bind(read_memory_, [this] { start(); }));
+      asio::post(socket_.get_executor(), bind(read_memory_, [this] { run_handler([this] { start(); }); }));
     } catch (...) {
       abandon();
       throw;
     }
   }
 
-  void abort() noexcept override { close(false); }
+  // After a forced stop, from the thread that cleans up (no io_context runs).
+  void abort() noexcept override {
+    bool last = false;
+    {
+      std::lock_guard lock(lock_);
+      close(false);
+      last = pending_ == 0;
+    }
+    if (last) destroy();
+  }
   int native_handle() noexcept override { return socket_.native_handle(); }
 
  private:
@@ -126,7 +133,7 @@ class session final : public session_core<Executor> {
       close(true);
       return;
     }
-    count(ctx_.counters.protocol_errors);
+    count(ctx_.counters().protocol_errors);
     phase_ = session_phase::erred;
     // Once more in guarded(): a failure there now finds the phase erred and closes.
     guarded([this] {
@@ -135,19 +142,26 @@ class session final : public session_core<Executor> {
     });
   }
 
-  // Every handler ends here: the session may delete itself only once no
-  // handler of it is pending or running.
-  void finish_handler() noexcept {
-    if (--pending_ == 0 && closed()) destroy();
+  // Every handler runs here: its body under lock_, then the session deletes
+  // itself once closed with no handler of it pending or running (a handler
+  // waiting for the lock is still counted in pending_), after the unlock.
+  template <class F>
+  void run_handler(F&& body) noexcept {
+    bool last = false;
+    {
+      std::lock_guard lock(lock_);
+      body();
+      last = --pending_ == 0 && closed();
+    }
+    if (last) destroy();
   }
 
-  // post_start() failed: runs on the acceptor's thread, before any handler of
-  // the session, so the closed count is added atomically (add_local is the
-  // owner thread's).
+  // post_start() failed: runs on the listener's thread, one that runs this
+  // context (listener.hpp), before any handler of the session.
   void abandon() noexcept {
     phase_ = session_phase::closed;
     ctx_.remove(*this);
-    ctx_.counters.connections_closed.add();
+    count(ctx_.counters().connections_closed);
     boost::system::error_code ignored;
     socket_.close(ignored);
     destroy();
@@ -168,8 +182,9 @@ class session final : public session_core<Executor> {
     reading_ = true;
     ++pending_;
     try {
-      socket_.async_read_some(target, bind(read_memory_, [this](const boost::system::error_code& ec,
-                                                                std::size_t n) { on_read(ec, n); }));
+      socket_.async_read_some(target, bind(read_memory_, [this](const boost::system::error_code& ec, std::size_t n) {
+                               run_handler([&] { on_read(ec, n); });
+                             }));
     } catch (...) {
       reading_ = false;
       --pending_;
@@ -203,7 +218,6 @@ class session final : public session_core<Executor> {
         step();
       });
     }
-    finish_handler();
   }
 
   // io_uring could not take an operation: try again shortly rather than drop
@@ -264,8 +278,9 @@ class session final : public session_core<Executor> {
     ++pending_;
     try {
       socket_.async_write_some(asio::buffer(wbuf_.readable().data(), std::min(wbuf_.size(), write_slice)),
-                               bind(write_memory_, [this](const boost::system::error_code& ec,
-                                                          std::size_t n) { on_write(ec, n); }));
+                               bind(write_memory_, [this](const boost::system::error_code& ec, std::size_t n) {
+                                 run_handler([&] { on_write(ec, n); });
+                               }));
     } catch (...) {
       writing_ = false;
       --pending_;
@@ -297,7 +312,6 @@ class session final : public session_core<Executor> {
         step();
       });
     }
-    finish_handler();
   }
 
   // ---- one timer for idle timeout, SLEEP, linger and backoff (deadline.hpp) ------
@@ -321,7 +335,7 @@ class session final : public session_core<Executor> {
     ++pending_;
     try {
       timer_.async_wait(
-          bind(timer_memory_, [this](const boost::system::error_code& ec) { on_timer(ec); }));
+          bind(timer_memory_, [this](const boost::system::error_code& ec) { run_handler([&] { on_timer(ec); }); }));
     } catch (...) {
       --timer_waiting_;
       --pending_;
@@ -362,7 +376,7 @@ class session final : public session_core<Executor> {
               break;
             }
             // Nothing read, no byte written, no reply owed for the whole timeout.
-            count(ctx_.counters.idle_timeouts);
+            count(ctx_.counters().idle_timeouts);
             close(false);
             return;
           case session_deadline::expiry::none:
@@ -371,7 +385,6 @@ class session final : public session_core<Executor> {
         if (timer_waiting_ == 0) arm_timer();
       });
     }
-    finish_handler();
   }
 
   // ---- ending ------------------------------------------------------------------------
@@ -393,17 +406,35 @@ class session final : public session_core<Executor> {
     if (closed()) return;
     phase_ = session_phase::closed;
     ctx_.remove(*this);
-    count(ctx_.counters.connections_closed);
-    if (failed) count(ctx_.counters.connections_failed);
+    count(ctx_.counters().connections_closed);
+    if (failed) count(ctx_.counters().connections_failed);
+#if defined(BOOST_ASIO_HAS_IO_URING_AS_DEFAULT)
+    // On io_uring no operation is cancelled and no descriptor closed with
+    // an operation in flight: shutdown() completes a pending read (end of
+    // stream) and write (EPIPE) as the drain's SHUT_RD does, and the
+    // destructor closes the descriptor once every completion has run
+    // (pending_ == 0).  Boost 1.81's cancellation (close() or cancel() with
+    // an operation in flight) is unsafe there: its IORING_OP_ASYNC_CANCEL
+    // entry never gets its user_data set, and liburing 2.3 does not clear a
+    // reused submission entry, so the cancel's completion is delivered to
+    // whatever operation queue last used that entry: a stray result for
+    // its operation, and when that queue already waits in the batch being
+    // run, a second push of it, which unlinks the completions queued
+    // between (reads, writes and accepts that then never complete while
+    // every thread sleeps in io_uring_wait_cqe).  close() also frees the
+    // socket's io_object with the cancelled operation still queued in it,
+    // for the next socket registered to inherit.  docs/proactor.md.
+    ::shutdown(socket_.native_handle(), SHUT_RDWR);
+#else
     boost::system::error_code ignored;
     socket_.close(ignored);
+#endif
     timer_.cancel();
     // A buffer an operation still targets (io_uring may be using it until the
     // cancellation completes) is released by the destructor instead.
     input_.release_unless(reading_);
     out_.release();
     if (!writing_) wbuf_.release();
-    if (pending_ == 0) destroy();
   }
 
 };

@@ -6,9 +6,9 @@
 // memory of each kind of operation, and the frame loop that decodes the
 // input in place and appends each reply to `out_`.
 //
-// Executor is asio::io_context::executor_type (one io_context per thread:
-// the handlers are already serialized) or a strand of it (one io_context
-// shared by every thread); counters are then per-thread or atomic.
+// Model is per_thread_model (one io_context per thread: the handlers are
+// already serialized) or shared_model (one io_context run by every thread:
+// the session's handler_lock serializes them, handler_lock.hpp).
 
 #include <algorithm>
 #include <chrono>
@@ -16,11 +16,9 @@
 #include <cstdint>
 #include <cstring>
 #include <span>
-#include <type_traits>
 #include <utility>
 
 #include <boost/asio/bind_allocator.hpp>
-#include <boost/asio/bind_executor.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -28,6 +26,7 @@
 #include "proactor/buffer_pool.hpp"
 #include "proactor/context_state.hpp"
 #include "proactor/deadline.hpp"
+#include "proactor/handler_lock.hpp"
 #include "proactor/handler_memory.hpp"
 #include "proactor/input_buffer.hpp"
 #include "protocol/dispatch.hpp"
@@ -55,16 +54,15 @@ enum class session_phase : std::uint8_t {
   closed,
 };
 
-template <class Executor>
+template <class Model>
 class session_core : public session_base {
  protected:
-  static constexpr bool shared_context = !std::is_same_v<Executor, asio::io_context::executor_type>;
+  static constexpr bool shared_context = Model::shared;
   using clock = std::chrono::steady_clock;
 
-  session_core(socket_type socket, const Executor& ex, context_state& ctx)
+  session_core(socket_type socket, context_state& ctx)
       : socket_(std::move(socket)),
         timer_(socket_.get_executor()),
-        executor_(ex),
         ctx_(ctx),
         deadline_(ctx.options.idle_timeout_ms) {}
   ~session_core() = default;
@@ -86,23 +84,16 @@ class session_core : public session_base {
   bool owes_output() const noexcept { return writing_ || !out_.empty() || !wbuf_.empty(); }
   int kernel_queued_ = -1;  // the send queue's size when the idle timer last looked
 
-  // Binds a handler to this session's executor (the strand, when shared) and
-  // to the handler memory kept for its kind of operation.
+  // Binds a handler to the handler memory kept for its kind of operation.
+  // No executor is bound, in either model: the handler runs on the socket's
+  // io_context and takes lock_ (session.hpp, run_handler).
   template <class Memory, class F>
   auto bind(Memory& memory, F&& f) {
-    if constexpr (shared_context) {
-      return asio::bind_allocator(handler_allocator<void, Memory>(memory),
-                                  asio::bind_executor(executor_, std::forward<F>(f)));
-    } else {
-      return asio::bind_allocator(handler_allocator<void, Memory>(memory), std::forward<F>(f));
-    }
+    return asio::bind_allocator(handler_allocator<void, Memory>(memory), std::forward<F>(f));
   }
 
-  template <class Counter>
-  static void count(Counter& c, std::uint64_t n = 1) noexcept {
-    if constexpr (shared_context) c.add(n);
-    else c.add_local(n);
-  }
+  // The counter is in the calling thread's slot (context_state::counters).
+  static void count(protocol::counter& c, std::uint64_t n = 1) noexcept { c.add_local(n); }
 
   static bool is_enobufs(const boost::system::error_code& ec) noexcept {
     return ec == boost::system::errc::no_buffer_space;
@@ -116,7 +107,7 @@ class session_core : public session_base {
   // a SLEEP began (the session then arms its timer).
   bool parse_frames() {
     bool began_sleep = false;
-    auto& c = ctx_.counters;
+    auto& c = ctx_.counters();
     const std::uint64_t high_water = ctx_.options.high_water;
     while (may_parse()) {
       const std::span<char> in = input_.bytes();
@@ -151,7 +142,7 @@ class session_core : public session_base {
   }
 
   void echo_raw() {
-    auto& c = ctx_.counters;
+    auto& c = ctx_.counters();
     const std::span<char> in = input_.bytes();
     if (in.empty() || paused_ || lingering()) return;
     std::memcpy(out_.prepare(in.size()), in.data(), in.size());
@@ -181,7 +172,7 @@ class session_core : public session_base {
   // reply's header is in hand when its first byte leaves; reply_left_
   // carries a reply cut by a partial write into the next one.
   void count_sent(std::size_t n) noexcept {
-    auto& c = ctx_.counters;
+    auto& c = ctx_.counters();
     count(c.bytes_out, n);
     if (ctx_.options.mode == protocol::server_mode::raw_echo) return;
     const char* p = wbuf_.readable().data();
@@ -198,8 +189,8 @@ class session_core : public session_base {
 
   socket_type socket_;
   timer_type timer_;
-  Executor executor_;
   context_state& ctx_;
+  handler_lock<shared_context> lock_;
 
   io_buffer out_;   // replies waiting for the write in flight
   io_buffer wbuf_;  // replies being written (what is left of them)
@@ -218,7 +209,7 @@ class session_core : public session_base {
   bool backoff_ = false;  // io_uring refused an operation: the timer retries it
 
   // Sized to the operations Asio 1.26 allocates for each (measured on both
-  // backends and both context models; the strand's wrapper is the largest).
+  // backends and both context models).
 #if defined(BOOST_ASIO_HAS_IO_URING_AS_DEFAULT)
   handler_memory<256> read_memory_;
   handler_memory<320> write_memory_;

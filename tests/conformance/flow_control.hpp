@@ -2,7 +2,6 @@
 // Helpers shared by the flow-control and resource cases (issue 12).
 #include <sys/socket.h>
 
-#include <cstdlib>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -10,24 +9,6 @@
 #include "server_fixture.hpp"
 
 namespace ioduel::testing::flow {
-
-// Known failure: allocation_failure_closes_only_its_connection still fails
-// now and then on proactor-uring-shared (a bystander or a fresh client left
-// unanswered, sessions left at the drain; about 1 run in 5 with three runs
-// side by side), so it is skipped there with this message; everywhere else
-// it runs as usual.  Issue 13 removes the mark.
-inline boost::test_tools::assertion_result known_failure_on_proactor_uring_shared_issue_13(
-    boost::unit_test::test_unit_id id) {
-  const auto& cfg = server_config::get();
-  // IODUEL_RUN_KNOWN_FAILURES=1 runs it anyway, to see whether it still fails.
-  const char* run_anyway = std::getenv("IODUEL_RUN_KNOWN_FAILURES");
-  if (cfg.name == "proactor-uring-shared" && !(run_anyway && std::string(run_anyway) == "1")) {
-    boost::test_tools::assertion_result r(false);
-    r.message() << cfg.name << ": a known failure of the proactor on io_uring with a shared context (issue 13)";
-    return r;
-  }
-  return server_available(id);
-}
 
 constexpr std::uint32_t mib = 1u << 20;
 

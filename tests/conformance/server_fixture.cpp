@@ -124,6 +124,12 @@ void server_fixture::start(options opts) {
   harness::server_launch launch;
   launch.argv = server_config::get().argv;
   launch.argv.insert(launch.argv.end(), {"--port", "0"});
+  if (opts_.threads) {
+    const std::string n = std::to_string(*opts_.threads);
+    const auto t = std::find(launch.argv.begin(), launch.argv.end(), "--threads");
+    if (t != launch.argv.end() && t + 1 != launch.argv.end()) t[1] = n;
+    else launch.argv.insert(launch.argv.end(), {"--threads", n});
+  }
   if (opts_.raw_echo) launch.argv.insert(launch.argv.end(), {"--mode", "raw-echo"});
   launch.argv.insert(launch.argv.end(), opts_.flags.begin(), opts_.flags.end());
   // A short drain unless the case sets one: finish() waits for the exit at

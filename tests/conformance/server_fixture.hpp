@@ -57,6 +57,9 @@ class server_fixture {
     std::optional<std::uint64_t> address_space_limit;  // RLIMIT_AS, bytes
     std::uint32_t max_frame = protocol::default_max_frame;  // to parse replies with
     bool raw_echo = false;                    // started with --mode raw-echo
+    // Replaces the configuration's --threads (a case about one loop's turns
+    // runs one loop, since which loop a connection lands on is the server's).
+    std::optional<unsigned> threads;
   };
   void start(options opts);
   void start(std::vector<std::string> flags = {});
