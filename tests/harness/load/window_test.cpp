@@ -10,6 +10,7 @@
 #include "support/echo_server.hpp"
 #include "harness/load/engine.hpp"
 #include "harness/workload/workload.hpp"
+#include "protocol/frame.hpp"
 
 using namespace ioduel::harness;
 using nlohmann::json;
@@ -61,7 +62,7 @@ BOOST_AUTO_TEST_CASE(a_request_of_the_window_answered_after_it_counts) {
 // waits to reconnect (50 ms), arrivals keep falling due with nowhere to go:
 // they are counted as dropped, never silently lost.
 BOOST_AUTO_TEST_CASE(arrivals_with_no_connection_are_counted_as_dropped) {
-  test::echo_server server(test::echo_server::options{0, std::chrono::milliseconds(0), 3 * (20 + 64)});
+  test::echo_server server(test::echo_server::options{0, std::chrono::milliseconds(0), 3 * (ioduel::protocol::header_size + 64)});
   const engine_outcome e = run_engine(open_loop(400, 0.05, 0.3), endpoint{"127.0.0.1", server.port()}, {});
   BOOST_TEST(e.errors.unexpected_closes > 0u);
   BOOST_TEST(e.errors.dropped_arrivals > 0u);

@@ -20,6 +20,7 @@
 #include "harness/run/capacity.hpp"
 #include "harness/run/capacity_run.hpp"
 #include "harness/workload/workload.hpp"
+#include "protocol/frame.hpp"
 #include "support/echo_server.hpp"
 
 namespace fs = std::filesystem;
@@ -295,7 +296,7 @@ BOOST_AUTO_TEST_SUITE_END()
 BOOST_AUTO_TEST_SUITE(capacity_end_to_end)
 
 // An echo server that sends back at most 2,000 requests' worth of bytes a
-// second (84-byte ECHO frames): the search finds its capacity to within 5%,
+// second (80-byte ECHO frames: a 16-byte header and 64 bytes): the search finds its capacity to within 5%,
 // with monotone steps, and its report passes the schema.  Above capacity the
 // backlog grows by r - N requests a second, so p99 reaches the objective
 // (30 ms) at about 2.5% over N in the 1.2 s a step runs (warm-up and window);
@@ -304,7 +305,7 @@ BOOST_AUTO_TEST_SUITE(capacity_end_to_end)
 BOOST_AUTO_TEST_CASE(the_search_finds_a_servers_known_capacity) {
   constexpr double n = 2000;
   test::echo_server server(test::echo_server::options{0, std::chrono::milliseconds(0), 0,
-                                                      static_cast<std::uint64_t>(n * (20 + 64))});
+                                                      static_cast<std::uint64_t>(n * (ioduel::protocol::header_size + 64))});
   capacity_plan plan;
   plan.run.command = "capacity";
   plan.run.target = endpoint{"127.0.0.1", server.port()};
