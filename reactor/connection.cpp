@@ -90,7 +90,7 @@ void connection::on_timer(connection_timer which) {
       if (!sleeping_) return;
       sleeping_ = false;
       begin_service();
-      protocol::append_empty_reply(reply_target(), protocol::opcode::sleep_reply, sleep_id_);
+      loop_.batch().add_frame(protocol::opcode::sleep_reply, sleep_id_, {});
       last_active_ = loop_.now();
       pump(more_input_);
       return;
@@ -266,11 +266,16 @@ void connection::discard_urgent() {
 }
 
 void connection::flush() {
-  buffer& s = loop_.scratch();
-  if (!s.empty()) {
-    if (out_.empty() && !write_blocked_ && !failed_) send_from(s);
-    if (!s.empty() && !failed_) out_.append(s.view());
-    s.clear();  // the scratch buffer is shared by the whole loop
+  reply_batch& batch = loop_.batch();
+  if (!batch.empty()) {
+    // Sent from where the replies lie unless output is queued ahead of them;
+    // what the socket does not take now is copied behind out_, once.
+    if (out_.empty() && !write_blocked_ && !failed_) {
+      send_batch(batch);
+    } else if (!failed_) {
+      batch.spill(0, out_);
+    }
+    batch.clear();
   }
   if (failed_) return;
   if (!out_.empty() && !write_blocked_) send_from(out_);
@@ -287,32 +292,67 @@ void connection::flush() {
   }
 }
 
+std::size_t connection::send_allowance(std::size_t queued) const noexcept {
+  // The write budget bounds what one service sends as well as what it
+  // builds: one send of --high-water queued bytes is a turn's worth of
+  // kernel copying.  What is left goes on a later turn (settle).
+  const std::uint64_t budget = loop_.options().write_budget;
+  if (budget == 0) return queued;
+  if (turn_sent_ >= budget) return 0;
+  return std::min<std::size_t>(queued, budget - turn_sent_);
+}
+
+void connection::after_send(std::size_t sent, std::size_t allowed) noexcept {
+  turn_sent_ += sent;
+  loop_.counters().bytes_out.add_local(sent);
+  // The reply left now, not at the start of the turn: idleness counts
+  // from here (a vDSO clock read, no system call).
+  if (sent > 0) last_active_ = std::chrono::steady_clock::now();
+  // Short of what was offered: the socket buffer is full and its
+  // writability will be reported.
+  if (sent < allowed) write_blocked_ = true;
+}
+
+void connection::send_batch(reply_batch& b) {
+  const bool raw = loop_.options().common.mode == protocol::server_mode::raw_echo;
+  std::size_t sent = 0;
+  if (const std::size_t allowed = send_allowance(b.bytes()); allowed > 0) {
+    for (;;) {
+      const long n = b.send(fd_.get(), allowed);
+      if (n >= 0) {
+        sent = static_cast<std::size_t>(n);
+        after_send(sent, allowed);
+        break;
+      }
+      if (errno == EINTR) continue;
+      if (would_block(errno)) {
+        write_blocked_ = true;
+      } else {
+        fail();
+        return;
+      }
+      break;
+    }
+  }
+  if (!raw) {
+    loop_.counters().frames_out.add_local(b.replies_within(sent));
+    // out_ is empty: what it gets starts with the rest of the reply cut here.
+    sending_left_ = b.cut_reply_left(sent);
+  }
+  if (sent < b.bytes()) b.spill(sent, out_);
+}
+
 void connection::send_from(buffer& b) {
   while (!b.empty()) {
-    // The write budget bounds what one service sends as well as what it
-    // builds: one send of --high-water queued bytes is a turn's worth of
-    // kernel copying.  What is left goes on a later turn (settle).
-    const std::uint64_t budget = loop_.options().write_budget;
-    std::size_t allowed = b.readable();
-    if (budget != 0) {
-      if (turn_sent_ >= budget) return;
-      allowed = std::min<std::size_t>(allowed, budget - turn_sent_);
-    }
+    const std::size_t allowed = send_allowance(b.readable());
+    if (allowed == 0) return;
     const ssize_t n = ::send(fd_.get(), b.peek(), allowed, MSG_NOSIGNAL);
     if (n >= 0) {
       const auto sent = static_cast<std::size_t>(n);
-      const bool partial = sent < allowed;
-      turn_sent_ += sent;
+      after_send(sent, allowed);
       count_sent(b, sent);
       b.consume(sent);
-      // The reply left now, not at the start of the turn: idleness counts
-      // from here (a vDSO clock read, no system call).
-      if (sent > 0) last_active_ = std::chrono::steady_clock::now();
-      if (partial) {
-        // The socket buffer is full: its writability will be reported.
-        write_blocked_ = true;
-        return;
-      }
+      if (sent < allowed) return;
       continue;
     }
     if (errno == EINTR) continue;

@@ -2,9 +2,11 @@
 // connection: one accepted TCP connection and everything it is owed.
 //
 // Data path: socket -> (readv into the free end of in_ plus a 64 KiB stack
-// buffer) -> frames parsed in place -> replies appended to the loop's scratch
-// buffer (or to out_ when output is already queued) -> send at once -> only
-// what the socket would not take stays in out_.  A connection that queues
+// buffer) -> frames parsed in place (protocol::serve_frames) -> replies
+// gathered where their bytes are (reply_batch.hpp: ECHO and raw-echo bytes
+// where they were read, SOURCE from the shared pattern) -> one writev at
+// once -> only what the socket would not take is copied, into out_.  While
+// out_ holds output, new replies are copied behind it.  A connection that queues
 // nothing owns no buffer storage at all, which is what keeps idle
 // connections small.  A partial frame whose header is in gets in_ sized for
 // the whole frame, so its payload is read in place and parsed once.
@@ -19,6 +21,7 @@
 
 #include "reactor/buffer.hpp"
 #include "reactor/poller.hpp"
+#include "reactor/reply_batch.hpp"
 #include "reactor/timer_queue.hpp"
 #include "base/unique_fd.hpp"
 
@@ -105,10 +108,16 @@ class connection {
   void reserve_partial();
   std::size_t serve_bytes(std::span<const char> data);
   std::size_t handle_frames(std::span<const char> data, bool& full);
-  buffer& reply_target() noexcept;
   void flush();
+  void send_batch(reply_batch& b);
   void send_from(buffer& b);
+  std::size_t send_allowance(std::size_t queued) const noexcept;
+  void after_send(std::size_t sent, std::size_t allowed) noexcept;
   void count_sent(const buffer& b, std::size_t sent) noexcept;
+
+  // The framed session's side of protocol::serve_frames (connection_frames.cpp).
+  struct frame_side;
+  friend struct frame_side;
   void settle();
   void enter_closing();
   void start_linger();

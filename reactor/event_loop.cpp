@@ -168,8 +168,6 @@ void event_loop::adopt(unique_fd fd) {
     counters_.connections_rejected.add_local();
     return;
   }
-  const int one = 1;
-  ::setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   const unsigned interest = connection::initial_interest(edge_);
   // select cannot watch descriptors at or above FD_SETSIZE: refuse the
   // connection rather than write outside an fd_set.
@@ -223,6 +221,9 @@ void event_loop::serve_connection(connection& c, Handler&& handler) {
   } catch (const std::bad_alloc&) {
     c.on_alloc_failure();
   }
+  // Its replies were sent or copied behind its output before the handler
+  // returned (or were moot: it is closing); none may reach the next one.
+  batch_.clear();
   reap(c);
 }
 
