@@ -138,6 +138,38 @@ void connection::begin_drain() {
   if (phase_ != phase::done) settle();
 }
 
+// flush() and settle() run after every event; their common case (nothing
+// queued, nothing owed) is decided here, inline, and the rest out of line.
+void connection::flush() {
+  if (!loop_.batch().empty()) flush_batch();
+  // All sent and nothing held: no bookkeeping.
+  if (failed_ || (out_.empty() && !output_paused_ && out_.capacity() <= kept_capacity &&
+                  in_.capacity() <= kept_capacity))
+    return;
+  flush_queued();
+}
+
+void connection::flush_batch() {
+  reply_batch& batch = loop_.batch();
+  // Sent from where the replies lie unless output is queued ahead of them;
+  // what the socket does not take now is copied behind out_, once.
+  if (out_.empty() && !write_blocked_ && !failed_) {
+    send_batch(batch);
+  } else if (!failed_) {
+    batch.spill(0, out_);
+  }
+  batch.clear();
+}
+
+void connection::settle() {
+  // The common case, edge-triggered: serving, everything answered and sent,
+  // the socket read empty.  Nothing to decide.
+  if (phase_ == phase::serving && in_.empty() && out_.empty() && !sleeping_ && !more_input_ &&
+      !peer_eof_ && loop_.edge() && !loop_.draining())
+    return;
+  settle_owed();
+}
+
 void connection::pump(bool try_read) {
   if (phase_ == phase::lingering) {
     if (try_read || more_input_) {
@@ -209,7 +241,11 @@ void connection::read_input() {
     last_active_ = loop_.now();
     if (raw) loop_.counters().bytes_in.add_local(got);
 
-    if (in_.empty() && into_in == 0) {
+    if (raw && into_in == 0 && in_.empty() && out_.empty() && !write_blocked_ && may_answer()) {
+      // Raw echo with nothing queued, the pingpong case: the bytes go back
+      // from where they were read, and only what the socket refuses is kept.
+      echo_from_stack({extra, got});
+    } else if (in_.empty() && into_in == 0) {
       // The common case: handle straight from the stack buffer and keep only
       // what is left (a partial frame, or frames waiting their turn).
       serve_from_stack({extra, got});
@@ -265,19 +301,7 @@ void connection::discard_urgent() {
   }
 }
 
-void connection::flush() {
-  reply_batch& batch = loop_.batch();
-  if (!batch.empty()) {
-    // Sent from where the replies lie unless output is queued ahead of them;
-    // what the socket does not take now is copied behind out_, once.
-    if (out_.empty() && !write_blocked_ && !failed_) {
-      send_batch(batch);
-    } else if (!failed_) {
-      batch.spill(0, out_);
-    }
-    batch.clear();
-  }
-  if (failed_) return;
+void connection::flush_queued() {
   if (!out_.empty() && !write_blocked_) send_from(out_);
   const std::uint64_t high = loop_.options().common.high_water;
   if (out_.readable() >= high) {
@@ -289,6 +313,32 @@ void connection::flush() {
   if (in_.empty() && in_.capacity() > kept_capacity &&
       !loop_.timer_pending(timers_[static_cast<std::size_t>(connection_timer::release_input)])) {
     arm(loop_.now() + big_input_keep, connection_timer::release_input);
+  }
+}
+
+void connection::echo_from_stack(std::span<const char> data) {
+  turn_output_ += data.size();
+  std::size_t sent = 0;
+  if (const std::size_t allowed = send_allowance(data.size()); allowed > 0) {
+    for (;;) {
+      const ssize_t n = ::send(fd_.get(), data.data(), allowed, MSG_NOSIGNAL);
+      if (n >= 0) {
+        sent = static_cast<std::size_t>(n);
+        after_send(sent, allowed);
+      } else if (errno == EINTR) {
+        continue;
+      } else if (would_block(errno)) {
+        write_blocked_ = true;
+      } else {
+        fail();
+        return;
+      }
+      break;
+    }
+  }
+  if (sent < data.size()) {
+    out_.append(data.subspan(sent));
+    flush();  // the pause at --high-water
   }
 }
 
@@ -365,7 +415,7 @@ void connection::send_from(buffer& b) {
   }
 }
 
-void connection::settle() {
+void connection::settle_owed() {
   // Every frame fully received is owed a reply: a half-closed or draining
   // connection ends only once nothing is owed (frames still in in_ included).
   if (phase_ == phase::serving && !owes_reply()) {

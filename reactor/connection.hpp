@@ -92,7 +92,9 @@ class connection {
   bool has_complete_frame() const noexcept;  // in_ holds a frame (or a bad one) to answer
   bool output_queued() const noexcept { return !out_.empty(); }
   bool owes_reply() const noexcept { return sleeping_ || has_complete_frame() || output_queued(); }
-  bool may_answer() const noexcept;
+  bool may_answer() const noexcept {
+    return phase_ == phase::serving && !sleeping_ && !output_paused_ && !failed_;
+  }
   bool out_of_turn_budget() const noexcept;
   std::chrono::milliseconds closing_deadline() const noexcept;
 
@@ -109,7 +111,10 @@ class connection {
   std::size_t serve_bytes(std::span<const char> data);
   std::size_t handle_frames(std::span<const char> data, bool& full);
   void flush();
+  void flush_batch();
+  void flush_queued();
   void send_batch(reply_batch& b);
+  void echo_from_stack(std::span<const char> data);
   void send_from(buffer& b);
   std::size_t send_allowance(std::size_t queued) const noexcept;
   void after_send(std::size_t sent, std::size_t allowed) noexcept;
@@ -119,6 +124,7 @@ class connection {
   struct frame_side;
   friend struct frame_side;
   void settle();
+  void settle_owed();
   void enter_closing();
   void start_linger();
   void fail() noexcept;

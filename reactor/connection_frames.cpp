@@ -26,16 +26,13 @@ bool raw_mode(const reactor_options& opts) noexcept {
 }  // namespace
 
 bool connection::has_complete_frame() const noexcept {
-  if (phase_ != phase::serving || in_.empty()) return false;
+  if (in_.empty() || phase_ != phase::serving) return false;
   if (raw_mode(loop_.options())) return true;
   // A bad frame counts: its ERROR reply is owed.  Looks at the header only.
   return protocol::decode_frame(in_.view(), parse_options_of(loop_.options())).what !=
          protocol::decode_result::status::need_more;
 }
 
-bool connection::may_answer() const noexcept {
-  return phase_ == phase::serving && !sleeping_ && !output_paused_ && !failed_;
-}
 
 bool connection::out_of_turn_budget() const noexcept {
   const std::uint64_t budget = loop_.options().write_budget;
@@ -43,7 +40,7 @@ bool connection::out_of_turn_budget() const noexcept {
 }
 
 void connection::handle_buffered() {
-  if (!may_answer() || in_.empty()) return;
+  if (in_.empty() || !may_answer()) return;
   in_.consume(serve_bytes(in_.view()));
 }
 

@@ -106,6 +106,18 @@ void event_loop::request_drain() noexcept {
 }
 
 void event_loop::dispatch(const ready_event& ev) {
+  // Connections first: they are nearly every event (the loop's own
+  // descriptors never have a connection slot).
+  if (static_cast<std::size_t>(ev.fd) < conns_.size()) {
+    if (connection* c = conns_[static_cast<std::size_t>(ev.fd)].get()) {
+      // A connection accepted during this turn cannot have events in this
+      // batch: they belong to an earlier connection closed this turn that
+      // had the same descriptor (a stale hang-up must not close the new one).
+      if (c->accepted_turn() == turn_) return;
+      serve_connection(*c, [&ev](connection& conn) { conn.on_event(ev); });
+      return;
+    }
+  }
   if (ev.fd == acceptor_.fd() && acceptor_.open()) {
     accept_connections();
   } else if (ev.fd == timer_fd_.get()) {
@@ -117,13 +129,6 @@ void event_loop::dispatch(const ready_event& ev) {
     if (drain_requested_.load(std::memory_order_acquire) && !draining_) start_drain();
   } else if (signal_fd_.valid() && ev.fd == signal_fd_.get()) {
     read_signals();
-  } else if (ev.fd >= 0 && static_cast<std::size_t>(ev.fd) < conns_.size() && conns_[ev.fd]) {
-    connection& c = *conns_[ev.fd];
-    // A connection accepted during this turn cannot have events in this
-    // batch: they belong to an earlier connection closed this turn that had
-    // the same descriptor (a stale hang-up must not close the new one).
-    if (c.accepted_turn() == turn_) return;
-    serve_connection(c, [&ev](connection& conn) { conn.on_event(ev); });
   }
 }
 

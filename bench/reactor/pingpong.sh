@@ -12,10 +12,12 @@
 # Prints each run's MiB/s, then the medians and B/A.  Extra reactor flags can
 # be given in REACTOR_FLAGS.
 set -euo pipefail
+# A port nothing listens on now (the machine is shared).
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 reactor=$1 muduo_server=$2 muduo_client=$3
 pairs=${4:-5} sessions=${5:-100} block=${6:-16384} secs=${7:-10}
 server_cpu=${8:-0} client_cpu=${9:-1}
-port=$((20000 + RANDOM % 20000))
+port=$(free_port)
 
 wait_listening() {
   for _ in $(seq 100); do
@@ -41,7 +43,7 @@ run_one() {  # $1 = muduo|reactor; prints MiB/s
     sed -n 's/.* \([0-9.]*\) MiB\/s throughput.*/\1/p'
   kill -TERM "$pid"
   wait "$pid" 2>/dev/null || true
-  port=$((port + 1))
+  port=$(free_port)
 }
 
 a=() b=()

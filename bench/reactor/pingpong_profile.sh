@@ -11,6 +11,8 @@
 #   ... strace    $client 4 8 100 16384 -- /tmp/muduo/pingpong_server 127.0.0.1 PORT 1
 # The server runs on CPU 0, the client on CPU 1.
 set -euo pipefail
+# A port nothing listens on now (the machine is shared).
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 tool=$1 client=$2 s1=$3 s2=$4 sessions=$5 block=$6
 shift 6
 [[ $1 == -- ]] && shift
@@ -18,7 +20,7 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 
 one() {  # $1 = seconds; prints "<tool total> <messages>"
-  local secs=$1 port=$((20000 + RANDOM % 20000)) args=() pid
+  local secs=$1 port=$(free_port) args=() pid
   for a in "${cmd[@]}"; do args+=("${a//PORT/$port}"); done
   if [[ $tool == callgrind ]]; then
     taskset -c 0 valgrind --tool=callgrind --callgrind-out-file="$out/cg.$secs" "${args[@]}" \
