@@ -52,5 +52,5 @@ one() {  # $1 = seconds; prints "<tool total> <messages>"
 cmd=("$@")
 read -r t1 m1 < <(one "$s1")
 read -r t2 m2 < <(one "$s2")
-printf '%s: runs of %s and %s s: %s and %s in all, %s and %s messages: %.1f per message\n' \
+printf '%s: runs of %s and %s s: %s and %s in all, %s and %s messages: %.3f per message\n' \
   "$tool" "$s1" "$s2" "$t1" "$t2" "$m1" "$m2" "$(echo "($t2 - $t1) / ($m2 - $m1)" | bc -l)"
