@@ -49,7 +49,7 @@ connection::connection(event_loop& loop, unique_fd fd, std::uint32_t generation,
       registered_(registered) {}
 
 void connection::on_event(const ready_event& ev) {
-  if (phase_ == phase::done) return;
+  if (ended()) return;
   begin_service();
   if (ev.urgent) {
     // Reads stop short at the urgent mark until the socket is emptied past it.
@@ -57,9 +57,9 @@ void connection::on_event(const ready_event& ev) {
     discard_urgent();
   }
   if (ev.writable) write_blocked_ = false;
-  if (ev.peer_shut) eof_pending_ = true;
+  if (ev.peer_shut) if (input_ == input_end::open) input_ = input_end::fin_reported;
   pump(ev.readable || ev.hangup || ev.error);
-  if ((ev.hangup || ev.error) && phase_ != phase::done) {
+  if ((ev.hangup || ev.error) && !ended()) {
     // Both directions are gone (or the socket failed) and reading did not
     // tell: nothing more can be delivered, so waiting would only spin.
     if (phase_ == phase::lingering || (!owes_reply() && !ev.error)) {
@@ -75,11 +75,11 @@ void connection::on_ready() {
   // left unanswered (the output budget, or a pause that has cleared).
   queued_ = false;
   begin_service();
-  if (phase_ != phase::done) pump(true);
+  if (!ended()) pump(true);
 }
 
 void connection::on_timer(connection_timer which) {
-  if (phase_ == phase::done) return;
+  if (ended()) return;
   switch (which) {
     case connection_timer::release_input:
       // Still empty: free it.  Refilled since: the flush that empties it
@@ -128,14 +128,14 @@ void connection::on_timer(connection_timer which) {
 }
 
 void connection::begin_drain() {
-  if (phase_ == phase::done) return;
+  if (ended()) return;
   begin_service();
   // Requests already in the socket were fully received: read them once more,
   // then no more.
   final_read_ = true;
   pump(true);
   final_read_ = false;
-  if (phase_ != phase::done) settle();
+  if (!ended()) settle();
 }
 
 // flush() and settle() run after every event; their common case (nothing
@@ -143,7 +143,7 @@ void connection::begin_drain() {
 void connection::flush() {
   if (!loop_.batch().empty()) flush_batch();
   // All sent and nothing held: no bookkeeping.
-  if (failed_ || (out_.empty() && !output_paused_ && out_.capacity() <= kept_capacity &&
+  if (failed() || (out_.empty() && !output_paused_ && out_.capacity() <= kept_capacity &&
                   in_.capacity() <= kept_capacity))
     return;
   flush_queued();
@@ -153,9 +153,9 @@ void connection::flush_batch() {
   reply_batch& batch = loop_.batch();
   // Sent from where the replies lie unless output is queued ahead of them;
   // what the socket does not take now is copied behind out_, once.
-  if (out_.empty() && !write_blocked_ && !failed_) {
+  if (out_.empty() && !write_blocked_ && !failed()) {
     send_batch(batch);
-  } else if (!failed_) {
+  } else if (!failed()) {
     batch.spill(0, out_);
   }
   batch.clear();
@@ -165,7 +165,7 @@ void connection::settle() {
   // The common case, edge-triggered: serving, everything answered and sent,
   // the socket read empty.  Nothing to decide.
   if (phase_ == phase::serving && in_.empty() && out_.empty() && !sleeping_ && !more_input_ &&
-      !peer_eof_ && loop_.edge() && !loop_.draining())
+      !peer_eof() && loop_.edge() && !loop_.draining())
     return;
   settle_owed();
 }
@@ -185,7 +185,7 @@ void connection::pump(bool try_read) {
 }
 
 bool connection::can_read() const noexcept {
-  if (phase_ != phase::serving || peer_eof_ || output_paused_ || failed_) return false;
+  if (phase_ != phase::serving || peer_eof() || output_paused_ || failed()) return false;
   if (loop_.draining() && !final_read_) return false;
   // Frames that wait (behind a SLEEP, or past this turn's output budget):
   // read ahead only a little, or in_ would grow by a read budget every turn.
@@ -203,7 +203,7 @@ void connection::read_input() {
   for (;;) {
     if (!can_read() || budget == 0) {
       // Stopped with input possibly waiting: come back when allowed.
-      more_input_ = phase_ == phase::serving && !peer_eof_ && !failed_;
+      more_input_ = phase_ == phase::serving && !peer_eof() && !failed();
       break;
     }
     // A short read may have stopped at an urgent mark (reported or not yet):
@@ -232,7 +232,7 @@ void connection::read_input() {
       break;
     }
     if (n == 0) {
-      peer_eof_ = true;
+      input_ = input_end::fin_read;
       urgent_mark_ = false;
       break;
     }
@@ -266,12 +266,12 @@ void connection::read_input() {
       handle_buffered();
     }
     reserve_partial();
-    if (failed_) break;
+    if (failed()) break;
     // A short read means the socket is empty (a new arrival raises a new
     // edge), unless urgent data was seen (reads stop short at the urgent
     // mark) or the FIN came with the data (its edge is already spent).
     after_short_read = got < offered;
-    if (after_short_read && !urgent_mark_ && !eof_pending_) break;
+    if (after_short_read && !urgent_mark_ && input_ == input_end::open) break;
   }
 }
 
@@ -419,14 +419,14 @@ void connection::settle_owed() {
   // Every frame fully received is owed a reply: a half-closed or draining
   // connection ends only once nothing is owed (frames still in in_ included).
   if (phase_ == phase::serving && !owes_reply()) {
-    if (peer_eof_) {
+    if (peer_eof()) {
       phase_ = phase::done;  // half-close: all answered; the peer cannot send more
     } else if (loop_.draining() && !final_read_) {
       start_linger();
     }
   }
   if (phase_ == phase::closing && !output_queued()) start_linger();
-  if (phase_ == phase::done) return;
+  if (ended()) return;
 
   // Work no event will announce: frames already in in_ that can be answered
   // now (left by the write budget, or held by a pause that flush cleared),
@@ -466,7 +466,7 @@ void connection::enter_closing() {
 }
 
 void connection::start_linger() {
-  if (peer_eof_) {
+  if (peer_eof()) {
     phase_ = phase::done;  // the peer already closed its side: nothing to wait for
     return;
   }
@@ -488,8 +488,7 @@ void connection::arm(std::chrono::steady_clock::time_point when, connection_time
 }
 
 void connection::fail() noexcept {
-  failed_ = true;
-  phase_ = phase::done;
+  phase_ = phase::failed;
 }
 
 }  // namespace ioduel::reactor

@@ -11,7 +11,7 @@
 // connections small.  A partial frame whose header is in gets in_ sized for
 // the whole frame, so its payload is read in place and parsed once.
 //
-// The connection never destroys itself: it moves to phase::done and the event
+// The connection never destroys itself: it moves to phase::done (or failed) and the event
 // loop, which owns it, reaps it after the call returns.
 
 #include <array>
@@ -49,8 +49,8 @@ class connection {
 
   int fd() const noexcept { return fd_.get(); }
   std::uint32_t generation() const noexcept { return generation_; }
-  bool finished() const noexcept { return phase_ == phase::done; }
-  bool failed() const noexcept { return failed_; }
+  bool finished() const noexcept { return ended(); }
+  bool failed() const noexcept { return phase_ == phase::failed; }
   // Its pending timers, one per kind at most, cancelled when it is reaped.
   const std::array<timer_queue::handle, 4>& timers() const noexcept { return timers_; }
   // The loop turn that accepted it: events of that turn's batch are stale
@@ -86,14 +86,21 @@ class connection {
     closing,    // an ERROR reply is the last thing owed: flush it (with a deadline), then linger
     lingering,  // write side shut; discarding input until the peer closes
     done,       // to be reaped
+    failed,     // to be reaped, counted as failed (a socket error, or no memory left for it)
   };
+  // How far the peer's end of stream has come: reported by the poller
+  // (read on until it shows, even after a short read), then read.
+  enum class input_end : std::uint8_t { open, fin_reported, fin_read };
+
+  bool ended() const noexcept { return phase_ >= phase::done; }
+  bool peer_eof() const noexcept { return input_ == input_end::fin_read; }
 
   // Derived states: what is owed and what can be done now, from the buffers.
   bool has_complete_frame() const noexcept;  // in_ holds a frame (or a bad one) to answer
   bool output_queued() const noexcept { return !out_.empty(); }
   bool owes_reply() const noexcept { return sleeping_ || has_complete_frame() || output_queued(); }
   bool may_answer() const noexcept {
-    return phase_ == phase::serving && !sleeping_ && !output_paused_ && !failed_;
+    return phase_ == phase::serving && !sleeping_ && !output_paused_ && !failed();
   }
   bool out_of_turn_budget() const noexcept;
   std::chrono::milliseconds closing_deadline() const noexcept;
@@ -145,14 +152,12 @@ class connection {
   std::uint32_t generation_;
   unsigned registered_;          // interest registered with a level-triggered poller
   phase phase_ = phase::serving;
-  bool failed_ = false;
   bool sleeping_ = false;        // a SLEEP reply is pending; later frames wait
-  bool peer_eof_ = false;        // the peer shut its write side
+  input_end input_ = input_end::open;  // the peer's write side
   bool write_blocked_ = false;   // the socket refused bytes; wait for writability
   bool output_paused_ = false;   // out_ passed --high-water; no reading until half drained
   bool more_input_ = false;      // reading stopped with data possibly left in the socket
   bool urgent_mark_ = false;     // urgent data reported: reads may stop short at the mark until EAGAIN
-  bool eof_pending_ = false;     // the poller saw the peer's FIN: read on until it shows
   bool queued_ = false;          // in the loop's ready list
   bool final_read_ = false;      // the one read allowed while starting to drain
 };

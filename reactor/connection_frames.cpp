@@ -90,7 +90,7 @@ std::size_t connection::serve_bytes(std::span<const char> data) {
     flush();
     // Output reached --high-water, or the batch its size: go on only if the
     // socket took it.
-    if (!full || !out_.empty() || failed_) return used;
+    if (!full || !out_.empty() || failed()) return used;
   }
 }
 
@@ -192,7 +192,7 @@ void connection::on_alloc_failure() noexcept {
   loop_.batch().clear();
   in_.clear();
   in_.release_if_empty();
-  if (phase_ == phase::done) return;
+  if (ended()) return;
   if (phase_ == phase::lingering || sending_left_ != 0) {
     // Lingering owes nothing; a reply cut mid-way cannot be followed by a
     // clean ERROR frame.  Close.
