@@ -75,6 +75,10 @@ frames_served serve_frames(std::span<const char> in, const parse_options& opts, 
     }
     if (r.what == decode_result::status::error) {
       // Replies owed for earlier frames are already queued ahead of this one.
+      // Not held by may_answer(): the ERROR is small and ends the input, so
+      // holding it would only delay the close (before the loop was shared,
+      // both servers checked their budgets first and met the bad frame a
+      // turn later; the replies and their order are the same).
       side.reject(r.failure.id(), r.failure.message(opts));
       s.used = in.size();  // nothing after a bad frame is read as a frame
       s.stop = frames_stop::rejected;
