@@ -68,8 +68,8 @@ class connection {
   void arm_idle_timer();
 
  private:
-  // Sizes shared by the transport (connection.cpp) and the framing
-  // (connection_frames.cpp).
+  // Sizes shared by the transport (connection.cpp, connection_output.cpp)
+  // and the framing (connection_frames.cpp).
   // The stack buffer behind each readv: large enough that one call usually
   // drains the socket, free for a connection that keeps nothing.
   static constexpr std::size_t extra_size = 64 * 1024;
@@ -80,6 +80,14 @@ class connection {
   // landed (and at most as much again as has landed): a header alone must
   // not reserve up to --max-frame.
   static constexpr std::size_t reserve_step = 64 * 1024;
+  // A buffer that grew past this for a burst gives its storage back once
+  // empty; smaller ones keep it so steady traffic allocates nothing.
+  static constexpr std::size_t kept_capacity = 64 * 1024;
+  // An input buffer sized for a large frame is freed only after staying empty
+  // this long: a connection streaming large frames reuses it (freeing and
+  // reallocating a megabyte per frame costs fresh pages, faulted in one by
+  // one, on every frame), while one that goes quiet gives it back soon.
+  static constexpr std::chrono::milliseconds big_input_keep{100};
 
   enum class phase : std::uint8_t {
     serving,    // reading requests and answering them
