@@ -29,7 +29,7 @@
 #include "proactor/handler_lock.hpp"
 #include "proactor/handler_memory.hpp"
 #include "proactor/input_buffer.hpp"
-#include "protocol/dispatch.hpp"
+#include "protocol/frame_session.hpp"
 #include "protocol/parser.hpp"
 
 namespace ioduel::proactor {
@@ -103,42 +103,61 @@ class session_core : public session_base {
 
   std::size_t queued_output() const noexcept { return out_.size() + wbuf_.size(); }
 
+  // The proactor's side of protocol::serve_frames (protocol/frame_session.hpp):
+  // replies appended whole to out_, counted per context model, a SLEEP on
+  // the session's deadline; over --high-water after a reply, neither parse
+  // nor read.
+  struct frame_side {
+    session_core& s;
+    protocol::append_replies<io_buffer> to{s.out_};
+    bool began_sleep = false;
+
+    bool may_answer(const protocol::frame&) const noexcept { return s.may_parse(); }
+    void count_request(std::size_t n) noexcept {
+      count(s.ctx_.counters().frames_in);
+      count(s.ctx_.counters().bytes_in, n);
+    }
+    void replied() noexcept {
+      if (s.queued_output() > s.ctx_.options.high_water) s.paused_ = true;
+    }
+    void reply_echo(std::span<const char> bytes, const protocol::frame& f) {
+      to.reply_echo(bytes, f);
+      replied();
+    }
+    void reply_empty(protocol::opcode op, std::uint64_t id) {
+      to.reply_empty(op, id);
+      replied();
+    }
+    void reply_source(std::uint64_t id, std::uint32_t n) {
+      to.reply_source(id, n);
+      replied();
+    }
+    void reply_stats(std::uint64_t id) {
+      to.reply_frame(protocol::opcode::stats_reply, id, s.ctx_.host.stats_json());
+      replied();
+    }
+    void defer(std::uint64_t id, std::uint32_t us) {
+      s.begin_sleep(id, us);
+      began_sleep = true;
+      replied();
+    }
+    void reject(std::uint64_t id, std::string_view message) {
+      protocol::append_error_reply(s.out_, id, message);
+      count(s.ctx_.counters().protocol_errors);
+      s.phase_ = session_phase::erred;
+    }
+  };
+
   // Answers every complete frame in hand that may be answered now; true if
   // a SLEEP began (the session then arms its timer).
   bool parse_frames() {
-    bool began_sleep = false;
-    auto& c = ctx_.counters();
-    const std::uint64_t high_water = ctx_.options.high_water;
-    while (may_parse()) {
-      const std::span<char> in = input_.bytes();
-      if (in.empty()) {
-        needed_ = protocol::header_size;
-        break;
-      }
-      const auto r = protocol::decode_frame(in, ctx_.parse);
-      if (r.what == protocol::decode_result::status::need_more) {
-        needed_ = r.needed;
-        break;
-      }
-      if (r.what == protocol::decode_result::status::error) {
-        protocol::append_error_reply(out_, r.failure.id(), r.failure.message(ctx_.parse));
-        count(c.protocol_errors);
-        phase_ = session_phase::erred;
-        input_.consume(in.size());
-        break;
-      }
-      count(c.frames_in);
-      count(c.bytes_in, r.consumed);
-      const auto outcome =
-          protocol::answer_request(r.f, out_, [this] { return ctx_.host.stats_json(); });
-      input_.consume(r.consumed);
-      if (outcome.deferred) {
-        begin_sleep(r.f.hdr.id, outcome.sleep_us);
-        began_sleep = true;
-      }
-      if (queued_output() > high_water) paused_ = true;
-    }
-    return began_sleep;
+    if (!may_parse()) return false;
+    frame_side side{*this};
+    const std::span<char> in = input_.bytes();
+    const auto r = protocol::serve_frames(in, ctx_.parse, side);
+    input_.consume(r.used);
+    if (r.stop == protocol::frames_stop::need_more) needed_ = r.needed;
+    return side.began_sleep;
   }
 
   void echo_raw() {

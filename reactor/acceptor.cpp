@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #include <cerrno>
@@ -14,10 +15,12 @@ namespace ioduel::reactor {
 
 namespace {
 
-// Descriptors are a process-wide resource: while one loop has closed its
-// spare to turn a connection away, a sibling loop's accept must not take the
-// freed number, or the spare could not be taken back.  Accepting is not a
-// per-request path, so one uncontended lock per accept costs nothing.
+// The spare is one process-wide descriptor, so the EMFILE step (close it,
+// accept and close the victim, take it back) is serialised by a lock.
+// Ordinary accepts take no lock: a sibling loop that accepts while the spare
+// is closed may take the freed number for a connection of its own, which it
+// then serves; the loop that closed the spare finds the table full again,
+// reports stalled and retries (restore_spare) after accept_retry_delay.
 std::mutex descriptor_mutex;
 unique_fd spare;  // guarded by descriptor_mutex
 
@@ -57,6 +60,9 @@ unique_fd acceptor::open_listener(const std::string& address, std::uint16_t port
   if (!fd.valid()) fail("socket");
   const int on = 1;
   if (::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) != 0) fail("SO_REUSEADDR");
+  // Accepted sockets inherit TCP_NODELAY from the listener on Linux
+  // (accept_one checks once and sets it per connection where they do not).
+  ::setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
   if (reuse_port && ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) != 0)
     fail("SO_REUSEPORT");
   if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&ss), len) != 0)
@@ -80,11 +86,22 @@ bool acceptor::restore_spare() noexcept {
   return restore_spare_locked();
 }
 
+void acceptor::ensure_nodelay(int fd) noexcept {
+  const int on = 1;
+  if (nodelay_ == nodelay::unknown) {
+    int v = 0;
+    socklen_t len = sizeof v;
+    const bool inherited = ::getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &v, &len) == 0 && v != 0;
+    nodelay_ = inherited ? nodelay::inherited : nodelay::per_connection;
+  }
+  if (nodelay_ == nodelay::per_connection) ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+}
+
 acceptor::result acceptor::accept_one(unique_fd& out) noexcept {
-  const std::lock_guard lock(descriptor_mutex);
   for (;;) {
     const int fd = ::accept4(listener_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd >= 0) {
+      ensure_nodelay(fd);
       out.reset(fd);
       return result::accepted;
     }
@@ -97,6 +114,7 @@ acceptor::result acceptor::accept_one(unique_fd& out) noexcept {
         return result::empty;
       case EMFILE:
       case ENFILE: {
+        const std::lock_guard lock(descriptor_mutex);
         if (!restore_spare_locked()) return result::stalled;
         spare.reset();
         const int victim = ::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC);

@@ -5,10 +5,10 @@
 // On EMFILE/ENFILE a pending connection would stay in the backlog and a
 // level-triggered listener would be reported ready forever: a busy loop.  As
 // libev and muduo do, one spare descriptor is kept open (one per process,
-// shared by every loop's acceptor: the step below is serialised anyway); when
+// shared by every loop's acceptor, the step below under a lock); when
 // the table is full the acceptor closes the spare, accepts and closes the
 // connection (the client sees a clean close instead of a hang), and takes the
-// spare back.
+// spare back.  Only that step takes a lock (acceptor.cpp).
 
 #include <cstdint>
 #include <string>
@@ -46,7 +46,13 @@ class acceptor {
   bool restore_spare() noexcept;
 
  private:
+  // TCP_NODELAY is set on the listener; whether accepted sockets inherit it
+  // is looked at once, on the first.
+  enum class nodelay : std::uint8_t { unknown, inherited, per_connection };
+  void ensure_nodelay(int fd) noexcept;
+
   unique_fd listener_;
+  nodelay nodelay_ = nodelay::unknown;
 };
 
 }  // namespace ioduel::reactor

@@ -17,14 +17,6 @@ namespace ioduel::reactor {
 
 namespace {
 
-// A buffer that grew past this for a burst gives its storage back once empty;
-// smaller ones keep it so steady traffic allocates nothing.
-constexpr std::size_t kept_capacity = 64 * 1024;
-// An input buffer sized for a large frame is freed only after staying empty
-// this long: a connection streaming large frames reuses it (freeing and
-// reallocating a megabyte per frame costs fresh pages, faulted in one by one,
-// on every frame), while one that goes quiet gives it back soon.
-constexpr std::chrono::milliseconds big_input_keep{100};
 // How long a closing connection waits for the peer's FIN before closing
 // anyway.  Closing with unread input would send a reset, which can destroy
 // the last replies before the peer reads them.
@@ -49,7 +41,7 @@ connection::connection(event_loop& loop, unique_fd fd, std::uint32_t generation,
       registered_(registered) {}
 
 void connection::on_event(const ready_event& ev) {
-  if (phase_ == phase::done) return;
+  if (ended()) return;
   begin_service();
   if (ev.urgent) {
     // Reads stop short at the urgent mark until the socket is emptied past it.
@@ -57,9 +49,9 @@ void connection::on_event(const ready_event& ev) {
     discard_urgent();
   }
   if (ev.writable) write_blocked_ = false;
-  if (ev.peer_shut) eof_pending_ = true;
+  if (ev.peer_shut) if (input_ == input_end::open) input_ = input_end::fin_reported;
   pump(ev.readable || ev.hangup || ev.error);
-  if ((ev.hangup || ev.error) && phase_ != phase::done) {
+  if ((ev.hangup || ev.error) && !ended()) {
     // Both directions are gone (or the socket failed) and reading did not
     // tell: nothing more can be delivered, so waiting would only spin.
     if (phase_ == phase::lingering || (!owes_reply() && !ev.error)) {
@@ -75,11 +67,11 @@ void connection::on_ready() {
   // left unanswered (the output budget, or a pause that has cleared).
   queued_ = false;
   begin_service();
-  if (phase_ != phase::done) pump(true);
+  if (!ended()) pump(true);
 }
 
 void connection::on_timer(connection_timer which) {
-  if (phase_ == phase::done) return;
+  if (ended()) return;
   switch (which) {
     case connection_timer::release_input:
       // Still empty: free it.  Refilled since: the flush that empties it
@@ -90,7 +82,7 @@ void connection::on_timer(connection_timer which) {
       if (!sleeping_) return;
       sleeping_ = false;
       begin_service();
-      protocol::append_empty_reply(reply_target(), protocol::opcode::sleep_reply, sleep_id_);
+      loop_.batch().add_frame(protocol::opcode::sleep_reply, sleep_id_, {});
       last_active_ = loop_.now();
       pump(more_input_);
       return;
@@ -128,14 +120,25 @@ void connection::on_timer(connection_timer which) {
 }
 
 void connection::begin_drain() {
-  if (phase_ == phase::done) return;
+  if (ended()) return;
   begin_service();
   // Requests already in the socket were fully received: read them once more,
   // then no more.
   final_read_ = true;
   pump(true);
   final_read_ = false;
-  if (phase_ != phase::done) settle();
+  if (!ended()) settle();
+}
+
+// settle() runs after every event; its common case (nothing queued, nothing
+// owed) is decided first, the rest out of line.
+void connection::settle() {
+  // The common case, edge-triggered: serving, everything answered and sent,
+  // the socket read empty.  Nothing to decide.
+  if (phase_ == phase::serving && in_.empty() && out_.empty() && !sleeping_ && !more_input_ &&
+      !peer_eof() && loop_.edge() && !loop_.draining())
+    return;
+  settle_owed();
 }
 
 void connection::pump(bool try_read) {
@@ -153,7 +156,7 @@ void connection::pump(bool try_read) {
 }
 
 bool connection::can_read() const noexcept {
-  if (phase_ != phase::serving || peer_eof_ || output_paused_ || failed_) return false;
+  if (phase_ != phase::serving || peer_eof() || output_paused_ || failed()) return false;
   if (loop_.draining() && !final_read_) return false;
   // Frames that wait (behind a SLEEP, or past this turn's output budget):
   // read ahead only a little, or in_ would grow by a read budget every turn.
@@ -171,7 +174,7 @@ void connection::read_input() {
   for (;;) {
     if (!can_read() || budget == 0) {
       // Stopped with input possibly waiting: come back when allowed.
-      more_input_ = phase_ == phase::serving && !peer_eof_ && !failed_;
+      more_input_ = phase_ == phase::serving && !peer_eof() && !failed();
       break;
     }
     // A short read may have stopped at an urgent mark (reported or not yet):
@@ -200,7 +203,7 @@ void connection::read_input() {
       break;
     }
     if (n == 0) {
-      peer_eof_ = true;
+      input_ = input_end::fin_read;
       urgent_mark_ = false;
       break;
     }
@@ -209,7 +212,11 @@ void connection::read_input() {
     last_active_ = loop_.now();
     if (raw) loop_.counters().bytes_in.add_local(got);
 
-    if (in_.empty() && into_in == 0) {
+    if (raw && into_in == 0 && in_.empty() && out_.empty() && !write_blocked_ && may_answer()) {
+      // Raw echo with nothing queued, the pingpong case: the bytes go back
+      // from where they were read, and only what the socket refuses is kept.
+      echo_from_stack({extra, got});
+    } else if (in_.empty() && into_in == 0) {
       // The common case: handle straight from the stack buffer and keep only
       // what is left (a partial frame, or frames waiting their turn).
       serve_from_stack({extra, got});
@@ -230,12 +237,12 @@ void connection::read_input() {
       handle_buffered();
     }
     reserve_partial();
-    if (failed_) break;
+    if (failed()) break;
     // A short read means the socket is empty (a new arrival raises a new
     // edge), unless urgent data was seen (reads stop short at the urgent
     // mark) or the FIN came with the data (its edge is already spent).
     after_short_read = got < offered;
-    if (after_short_read && !urgent_mark_ && !eof_pending_) break;
+    if (after_short_read && !urgent_mark_ && input_ == input_end::open) break;
   }
 }
 
@@ -265,78 +272,18 @@ void connection::discard_urgent() {
   }
 }
 
-void connection::flush() {
-  buffer& s = loop_.scratch();
-  if (!s.empty()) {
-    if (out_.empty() && !write_blocked_ && !failed_) send_from(s);
-    if (!s.empty() && !failed_) out_.append(s.view());
-    s.clear();  // the scratch buffer is shared by the whole loop
-  }
-  if (failed_) return;
-  if (!out_.empty() && !write_blocked_) send_from(out_);
-  const std::uint64_t high = loop_.options().common.high_water;
-  if (out_.readable() >= high) {
-    output_paused_ = true;
-  } else if (output_paused_ && out_.readable() <= high / 2) {
-    output_paused_ = false;
-  }
-  out_.release_if_empty(kept_capacity);
-  if (in_.empty() && in_.capacity() > kept_capacity &&
-      !loop_.timer_pending(timers_[static_cast<std::size_t>(connection_timer::release_input)])) {
-    arm(loop_.now() + big_input_keep, connection_timer::release_input);
-  }
-}
-
-void connection::send_from(buffer& b) {
-  while (!b.empty()) {
-    // The write budget bounds what one service sends as well as what it
-    // builds: one send of --high-water queued bytes is a turn's worth of
-    // kernel copying.  What is left goes on a later turn (settle).
-    const std::uint64_t budget = loop_.options().write_budget;
-    std::size_t allowed = b.readable();
-    if (budget != 0) {
-      if (turn_sent_ >= budget) return;
-      allowed = std::min<std::size_t>(allowed, budget - turn_sent_);
-    }
-    const ssize_t n = ::send(fd_.get(), b.peek(), allowed, MSG_NOSIGNAL);
-    if (n >= 0) {
-      const auto sent = static_cast<std::size_t>(n);
-      const bool partial = sent < allowed;
-      turn_sent_ += sent;
-      count_sent(b, sent);
-      b.consume(sent);
-      // The reply left now, not at the start of the turn: idleness counts
-      // from here (a vDSO clock read, no system call).
-      if (sent > 0) last_active_ = std::chrono::steady_clock::now();
-      if (partial) {
-        // The socket buffer is full: its writability will be reported.
-        write_blocked_ = true;
-        return;
-      }
-      continue;
-    }
-    if (errno == EINTR) continue;
-    if (would_block(errno)) {
-      write_blocked_ = true;
-      return;
-    }
-    fail();
-    return;
-  }
-}
-
-void connection::settle() {
+void connection::settle_owed() {
   // Every frame fully received is owed a reply: a half-closed or draining
   // connection ends only once nothing is owed (frames still in in_ included).
   if (phase_ == phase::serving && !owes_reply()) {
-    if (peer_eof_) {
+    if (peer_eof()) {
       phase_ = phase::done;  // half-close: all answered; the peer cannot send more
     } else if (loop_.draining() && !final_read_) {
       start_linger();
     }
   }
   if (phase_ == phase::closing && !output_queued()) start_linger();
-  if (phase_ == phase::done) return;
+  if (ended()) return;
 
   // Work no event will announce: frames already in in_ that can be answered
   // now (left by the write budget, or held by a pause that flush cleared),
@@ -376,7 +323,7 @@ void connection::enter_closing() {
 }
 
 void connection::start_linger() {
-  if (peer_eof_) {
+  if (peer_eof()) {
     phase_ = phase::done;  // the peer already closed its side: nothing to wait for
     return;
   }
@@ -398,8 +345,7 @@ void connection::arm(std::chrono::steady_clock::time_point when, connection_time
 }
 
 void connection::fail() noexcept {
-  failed_ = true;
-  phase_ = phase::done;
+  phase_ = phase::failed;
 }
 
 }  // namespace ioduel::reactor

@@ -2,14 +2,16 @@
 // connection: one accepted TCP connection and everything it is owed.
 //
 // Data path: socket -> (readv into the free end of in_ plus a 64 KiB stack
-// buffer) -> frames parsed in place -> replies appended to the loop's scratch
-// buffer (or to out_ when output is already queued) -> send at once -> only
-// what the socket would not take stays in out_.  A connection that queues
+// buffer) -> frames parsed in place (protocol::serve_frames) -> replies
+// gathered where their bytes are (reply_batch.hpp: ECHO and raw-echo bytes
+// where they were read, SOURCE from the shared pattern) -> one writev at
+// once -> only what the socket would not take is copied, into out_.  While
+// out_ holds output, new replies are copied behind it.  A connection that queues
 // nothing owns no buffer storage at all, which is what keeps idle
 // connections small.  A partial frame whose header is in gets in_ sized for
 // the whole frame, so its payload is read in place and parsed once.
 //
-// The connection never destroys itself: it moves to phase::done and the event
+// The connection never destroys itself: it moves to phase::done (or failed) and the event
 // loop, which owns it, reaps it after the call returns.
 
 #include <array>
@@ -19,6 +21,7 @@
 
 #include "reactor/buffer.hpp"
 #include "reactor/poller.hpp"
+#include "reactor/reply_batch.hpp"
 #include "reactor/timer_queue.hpp"
 #include "base/unique_fd.hpp"
 
@@ -46,8 +49,8 @@ class connection {
 
   int fd() const noexcept { return fd_.get(); }
   std::uint32_t generation() const noexcept { return generation_; }
-  bool finished() const noexcept { return phase_ == phase::done; }
-  bool failed() const noexcept { return failed_; }
+  bool finished() const noexcept { return ended(); }
+  bool failed() const noexcept { return phase_ == phase::failed; }
   // Its pending timers, one per kind at most, cancelled when it is reaped.
   const std::array<timer_queue::handle, 4>& timers() const noexcept { return timers_; }
   // The loop turn that accepted it: events of that turn's batch are stale
@@ -65,8 +68,8 @@ class connection {
   void arm_idle_timer();
 
  private:
-  // Sizes shared by the transport (connection.cpp) and the framing
-  // (connection_frames.cpp).
+  // Sizes shared by the transport (connection.cpp, connection_output.cpp)
+  // and the framing (connection_frames.cpp).
   // The stack buffer behind each readv: large enough that one call usually
   // drains the socket, free for a connection that keeps nothing.
   static constexpr std::size_t extra_size = 64 * 1024;
@@ -77,19 +80,36 @@ class connection {
   // landed (and at most as much again as has landed): a header alone must
   // not reserve up to --max-frame.
   static constexpr std::size_t reserve_step = 64 * 1024;
+  // A buffer that grew past this for a burst gives its storage back once
+  // empty; smaller ones keep it so steady traffic allocates nothing.
+  static constexpr std::size_t kept_capacity = 64 * 1024;
+  // An input buffer sized for a large frame is freed only after staying empty
+  // this long: a connection streaming large frames reuses it (freeing and
+  // reallocating a megabyte per frame costs fresh pages, faulted in one by
+  // one, on every frame), while one that goes quiet gives it back soon.
+  static constexpr std::chrono::milliseconds big_input_keep{100};
 
   enum class phase : std::uint8_t {
     serving,    // reading requests and answering them
     closing,    // an ERROR reply is the last thing owed: flush it (with a deadline), then linger
     lingering,  // write side shut; discarding input until the peer closes
     done,       // to be reaped
+    failed,     // to be reaped, counted as failed (a socket error, or no memory left for it)
   };
+  // How far the peer's end of stream has come: reported by the poller
+  // (read on until it shows, even after a short read), then read.
+  enum class input_end : std::uint8_t { open, fin_reported, fin_read };
+
+  bool ended() const noexcept { return phase_ >= phase::done; }
+  bool peer_eof() const noexcept { return input_ == input_end::fin_read; }
 
   // Derived states: what is owed and what can be done now, from the buffers.
   bool has_complete_frame() const noexcept;  // in_ holds a frame (or a bad one) to answer
   bool output_queued() const noexcept { return !out_.empty(); }
   bool owes_reply() const noexcept { return sleeping_ || has_complete_frame() || output_queued(); }
-  bool may_answer() const noexcept;
+  bool may_answer() const noexcept {
+    return phase_ == phase::serving && !sleeping_ && !output_paused_ && !failed();
+  }
   bool out_of_turn_budget() const noexcept;
   std::chrono::milliseconds closing_deadline() const noexcept;
 
@@ -105,11 +125,21 @@ class connection {
   void reserve_partial();
   std::size_t serve_bytes(std::span<const char> data);
   std::size_t handle_frames(std::span<const char> data, bool& full);
-  buffer& reply_target() noexcept;
   void flush();
+  void flush_batch();
+  void flush_queued();
+  void send_batch(reply_batch& b);
+  void echo_from_stack(std::span<const char> data);
   void send_from(buffer& b);
+  std::size_t send_allowance(std::size_t queued) const noexcept;
+  void after_send(std::size_t sent, std::size_t allowed) noexcept;
   void count_sent(const buffer& b, std::size_t sent) noexcept;
+
+  // The framed session's side of protocol::serve_frames (connection_frames.cpp).
+  struct frame_side;
+  friend struct frame_side;
   void settle();
+  void settle_owed();
   void enter_closing();
   void start_linger();
   void fail() noexcept;
@@ -130,14 +160,12 @@ class connection {
   std::uint32_t generation_;
   unsigned registered_;          // interest registered with a level-triggered poller
   phase phase_ = phase::serving;
-  bool failed_ = false;
   bool sleeping_ = false;        // a SLEEP reply is pending; later frames wait
-  bool peer_eof_ = false;        // the peer shut its write side
+  input_end input_ = input_end::open;  // the peer's write side
   bool write_blocked_ = false;   // the socket refused bytes; wait for writability
   bool output_paused_ = false;   // out_ passed --high-water; no reading until half drained
   bool more_input_ = false;      // reading stopped with data possibly left in the socket
   bool urgent_mark_ = false;     // urgent data reported: reads may stop short at the mark until EAGAIN
-  bool eof_pending_ = false;     // the poller saw the peer's FIN: read on until it shows
   bool queued_ = false;          // in the loop's ready list
   bool final_read_ = false;      // the one read allowed while starting to drain
 };

@@ -1,12 +1,12 @@
-// connection, the framed-session half: frames decoded where they lie,
-// answered into the loop's scratch buffer (or behind queued output), the two
+// connection, the framed-session half: frames decoded where they lie
+// (protocol::serve_frames), answered into the loop's reply batch, the two
 // budgets that bound one service (--high-water of output in hand and
 // --write-budget of replies built per turn), replies counted as they are
 // sent, and the ERROR reply for a connection the server has no memory for.  connection.cpp holds the
 // transport half (socket I/O, lifecycle, poller interest).
 #include <algorithm>
 
-#include "protocol/dispatch.hpp"
+#include "protocol/frame_session.hpp"
 #include "protocol/parser.hpp"
 #include "reactor/connection.hpp"
 #include "reactor/event_loop.hpp"
@@ -26,16 +26,13 @@ bool raw_mode(const reactor_options& opts) noexcept {
 }  // namespace
 
 bool connection::has_complete_frame() const noexcept {
-  if (phase_ != phase::serving || in_.empty()) return false;
+  if (in_.empty() || phase_ != phase::serving) return false;
   if (raw_mode(loop_.options())) return true;
   // A bad frame counts: its ERROR reply is owed.  Looks at the header only.
   return protocol::decode_frame(in_.view(), parse_options_of(loop_.options())).what !=
          protocol::decode_result::status::need_more;
 }
 
-bool connection::may_answer() const noexcept {
-  return phase_ == phase::serving && !sleeping_ && !output_paused_ && !failed_;
-}
 
 bool connection::out_of_turn_budget() const noexcept {
   const std::uint64_t budget = loop_.options().write_budget;
@@ -43,7 +40,7 @@ bool connection::out_of_turn_budget() const noexcept {
 }
 
 void connection::handle_buffered() {
-  if (!may_answer() || in_.empty()) return;
+  if (in_.empty() || !may_answer()) return;
   in_.consume(serve_bytes(in_.view()));
 }
 
@@ -88,65 +85,88 @@ std::size_t connection::serve_bytes(std::span<const char> data) {
   for (;;) {
     bool full = false;
     used += handle_frames(data.subspan(used), full);
-    if (!full) return used;
-    // Output reached --high-water: send it, and go on only if the socket took it.
+    // The batch borrows `data`, which changes once this returns (the next
+    // read, in_ consumed or compacted): send it now.
     flush();
-    if (!out_.empty() || failed_) return used;
+    // Output reached --high-water, or the batch its size: go on only if the
+    // socket took it.
+    if (!full || !out_.empty() || failed()) return used;
   }
 }
+
+// The framed session's side of protocol::serve_frames: replies go to the
+// loop's batch, requests and errors to the loop's counters, a SLEEP to the
+// connection's timer.  It holds the loop when the connection has had its
+// turn's output, or when the output in hand (batch and out_) is full.
+struct connection::frame_side {
+  connection& c;
+  reply_batch& batch;
+  bool room_short = false;  // held for room, not for the turn: flush, then go on
+
+  bool may_answer(const protocol::frame& f) noexcept {
+    // This connection has had its share of the turn; settle() brings it
+    // back on the next one, after the others.
+    if (c.out_of_turn_budget()) return false;
+    const std::size_t parts = f.hdr.op == protocol::opcode::source
+                                  ? reply_batch::source_parts(protocol::load_be32(f.payload.data()))
+                                  : 1;
+    if (batch.full(parts) ||
+        batch.bytes() + c.out_.readable() >= c.loop_.options().common.high_water) {
+      room_short = true;
+      return false;
+    }
+    return true;
+  }
+  void count_request(std::size_t n) noexcept {
+    auto& k = c.loop_.counters();
+    k.frames_in.add_local();
+    k.bytes_in.add_local(n);
+  }
+  void reply_echo(std::span<const char> frame_bytes, const protocol::frame&) {
+    batch.add_borrowed(frame_bytes, true);  // the request is its own reply
+    c.turn_output_ += frame_bytes.size();
+  }
+  void reply_empty(protocol::opcode op, std::uint64_t id) {
+    batch.add_frame(op, id, {});
+    c.turn_output_ += protocol::header_size;
+  }
+  void reply_source(std::uint64_t id, std::uint32_t n) {
+    batch.add_source(id, n);
+    c.turn_output_ += protocol::header_size + n;
+  }
+  void reply_stats(std::uint64_t id) {
+    const std::string json = c.loop_.stats_json();
+    batch.add_frame(protocol::opcode::stats_reply, id, json);
+    c.turn_output_ += protocol::header_size + json.size();
+  }
+  void defer(std::uint64_t id, std::uint32_t us) {
+    c.sleeping_ = true;
+    c.sleep_id_ = id;
+    c.arm(c.loop_.now() + std::chrono::microseconds(us), connection_timer::sleep);
+  }
+  void reject(std::uint64_t id, std::string_view message) {
+    batch.add_frame(protocol::opcode::error, id, message);
+    c.loop_.counters().protocol_errors.add_local();
+    c.enter_closing();
+  }
+};
 
 std::size_t connection::handle_frames(std::span<const char> data, bool& full) {
   const auto& opts = loop_.options();
-  auto& c = loop_.counters();
-  buffer& out = reply_target();
+  reply_batch& batch = loop_.batch();
   if (raw_mode(opts)) {
-    // The read budget bounds raw output too: it is the input, echoed.
-    out.append(data);
+    // Echoed from where it was read.  The read budget bounds raw output too:
+    // it is the input, echoed.
+    batch.add_borrowed(data, false);
     turn_output_ += data.size();
-    full = out.readable() >= opts.common.high_water;
+    full = batch.bytes() + out_.readable() >= opts.common.high_water || batch.full();
     return data.size();
   }
-  const auto popts = parse_options_of(opts);
-  std::size_t used = 0;
-  while (phase_ == phase::serving && !sleeping_) {
-    if (out.readable() >= opts.common.high_water) {
-      full = true;
-      break;
-    }
-    // This connection has had its share of the turn; settle() brings it back
-    // on the next one, after the others.
-    if (out_of_turn_budget()) break;
-    const auto r = protocol::decode_frame(data.subspan(used), popts);
-    if (r.what == protocol::decode_result::status::need_more) break;
-    const std::size_t before = out.readable();
-    if (r.what == protocol::decode_result::status::error) {
-      // Replies owed for earlier frames are already queued ahead of this one.
-      protocol::append_error_reply(out, r.failure.id(), r.failure.message(popts));
-      c.protocol_errors.add_local();
-      enter_closing();
-      used = data.size();  // nothing after a bad frame is read as a frame
-      break;
-    }
-    used += r.consumed;
-    c.frames_in.add_local();
-    c.bytes_in.add_local(r.consumed);
-    const auto outcome =
-        protocol::answer_request(r.f, out, [this] { return loop_.stats_json(); });
-    turn_output_ += out.readable() - before;
-    if (outcome.deferred) {
-      sleeping_ = true;
-      sleep_id_ = r.f.hdr.id;
-      arm(loop_.now() + std::chrono::microseconds(outcome.sleep_us), connection_timer::sleep);
-      break;
-    }
-  }
-  return used;
-}
-
-buffer& connection::reply_target() noexcept {
-  // Replies go straight to the loop's scratch buffer unless output is already
-  // queued, in which case they must queue behind it.
-  return out_.empty() ? loop_.scratch() : out_;
+  if (phase_ != phase::serving || sleeping_) return 0;
+  frame_side side{*this, batch};
+  const auto r = protocol::serve_frames(data, parse_options_of(opts), side);
+  full = r.stop == protocol::frames_stop::held && side.room_short;
+  return r.used;
 }
 
 void connection::count_sent(const buffer& b, std::size_t sent) noexcept {
@@ -154,7 +174,6 @@ void connection::count_sent(const buffer& b, std::size_t sent) noexcept {
   // Replies are built whole, so each reply's header is in `b` when its first
   // byte goes; sending_left_ carries a reply cut by a partial send.
   auto& c = loop_.counters();
-  c.bytes_out.add_local(sent);
   if (loop_.options().common.mode == protocol::server_mode::raw_echo) return;
   const char* p = b.peek();
   for (std::size_t pos = 0; pos < sent;) {
@@ -170,10 +189,10 @@ void connection::count_sent(const buffer& b, std::size_t sent) noexcept {
 void connection::on_alloc_failure() noexcept {
   // Whatever was being built for this connection is incomplete: drop it, and
   // the input that asked for it.
-  loop_.scratch().clear();
+  loop_.batch().clear();
   in_.clear();
   in_.release_if_empty();
-  if (phase_ == phase::done) return;
+  if (ended()) return;
   if (phase_ == phase::lingering || sending_left_ != 0) {
     // Lingering owes nothing; a reply cut mid-way cannot be followed by a
     // clean ERROR frame.  Close.

@@ -44,11 +44,15 @@ class epoll_poller final : public poller {
   void wait(int timeout_ms, std::vector<ready_event>& out) override {
     const int n = ::epoll_wait(epfd_.get(), events_.data(), static_cast<int>(events_.size()),
                                timeout_ms);
+    if (n <= 0) return;
+    const std::size_t first = out.size();
+    out.resize(first + static_cast<std::size_t>(n));
     for (int i = 0; i < n; ++i) {
       const epoll_event& e = events_[static_cast<std::size_t>(i)];
-      out.push_back(ready_event{e.data.fd, (e.events & (EPOLLIN | EPOLLRDHUP)) != 0,
-                                (e.events & EPOLLRDHUP) != 0, (e.events & EPOLLOUT) != 0, (e.events & EPOLLPRI) != 0,
-                                (e.events & EPOLLHUP) != 0, (e.events & EPOLLERR) != 0});
+      out[first + static_cast<std::size_t>(i)] =
+          ready_event{e.data.fd, (e.events & (EPOLLIN | EPOLLRDHUP)) != 0,
+                      (e.events & EPOLLRDHUP) != 0, (e.events & EPOLLOUT) != 0, (e.events & EPOLLPRI) != 0,
+                      (e.events & EPOLLHUP) != 0, (e.events & EPOLLERR) != 0};
     }
     // A full batch hints at more ready descriptors than slots: grow, once.
     if (n == static_cast<int>(events_.size()) && events_.size() < 65536)

@@ -106,6 +106,18 @@ void event_loop::request_drain() noexcept {
 }
 
 void event_loop::dispatch(const ready_event& ev) {
+  // Connections first: they are nearly every event (the loop's own
+  // descriptors never have a connection slot).
+  if (static_cast<std::size_t>(ev.fd) < conns_.size()) {
+    if (connection* c = conns_[static_cast<std::size_t>(ev.fd)].get()) {
+      // A connection accepted during this turn cannot have events in this
+      // batch: they belong to an earlier connection closed this turn that
+      // had the same descriptor (a stale hang-up must not close the new one).
+      if (c->accepted_turn() == turn_) return;
+      serve_connection(*c, [&ev](connection& conn) { conn.on_event(ev); });
+      return;
+    }
+  }
   if (ev.fd == acceptor_.fd() && acceptor_.open()) {
     accept_connections();
   } else if (ev.fd == timer_fd_.get()) {
@@ -117,13 +129,6 @@ void event_loop::dispatch(const ready_event& ev) {
     if (drain_requested_.load(std::memory_order_acquire) && !draining_) start_drain();
   } else if (signal_fd_.valid() && ev.fd == signal_fd_.get()) {
     read_signals();
-  } else if (ev.fd >= 0 && static_cast<std::size_t>(ev.fd) < conns_.size() && conns_[ev.fd]) {
-    connection& c = *conns_[ev.fd];
-    // A connection accepted during this turn cannot have events in this
-    // batch: they belong to an earlier connection closed this turn that had
-    // the same descriptor (a stale hang-up must not close the new one).
-    if (c.accepted_turn() == turn_) return;
-    serve_connection(c, [&ev](connection& conn) { conn.on_event(ev); });
   }
 }
 
@@ -168,8 +173,6 @@ void event_loop::adopt(unique_fd fd) {
     counters_.connections_rejected.add_local();
     return;
   }
-  const int one = 1;
-  ::setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   const unsigned interest = connection::initial_interest(edge_);
   // select cannot watch descriptors at or above FD_SETSIZE: refuse the
   // connection rather than write outside an fd_set.
@@ -223,6 +226,9 @@ void event_loop::serve_connection(connection& c, Handler&& handler) {
   } catch (const std::bad_alloc&) {
     c.on_alloc_failure();
   }
+  // Its replies were sent or copied behind its output before the handler
+  // returned (or were moot: it is closing); none may reach the next one.
+  batch_.clear();
   reap(c);
 }
 

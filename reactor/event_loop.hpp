@@ -24,6 +24,7 @@
 #include "reactor/connection.hpp"
 #include "reactor/options.hpp"
 #include "reactor/poller.hpp"
+#include "reactor/reply_batch.hpp"
 #include "reactor/timer_queue.hpp"
 #include "base/unique_fd.hpp"
 
@@ -56,7 +57,8 @@ class event_loop {
   bool edge() const noexcept { return edge_; }
   poller& demux() noexcept { return *poller_; }
   protocol::server_counters& counters() noexcept { return counters_; }
-  buffer& scratch() noexcept { return scratch_; }
+  // The replies of the connection being served (one at a time), sent before its handler returns.
+  reply_batch& batch() noexcept { return batch_; }
   clock::time_point now() const noexcept { return now_; }
   bool draining() const noexcept { return draining_; }
   void schedule_ready(const connection& c);
@@ -106,7 +108,8 @@ class event_loop {
   std::uint64_t turn_ = 0;  // counts turns; 64 bits never wrap, unlike a generation
   std::vector<std::pair<int, std::uint32_t>> ready_, serving_;  // (fd, generation)
   std::vector<ready_event> events_;
-  buffer scratch_;
+  buffer scratch_;  // the batch's headers and small replies
+  reply_batch batch_{scratch_};
   protocol::server_counters counters_;
   clock::time_point now_;
   std::atomic<bool> drain_requested_{false};

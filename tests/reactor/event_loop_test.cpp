@@ -42,10 +42,13 @@ class fake_poller final : public poller {
   void wait(int timeout_ms, std::vector<ready_event>& out) override {
     {
       std::lock_guard lock(mutex_);
+      // The loop is back for its next turn: the scripted batch is dispatched.
+      if (scripted_turns_ > 0) ++waits_after_script_;
       if (script_) {
         out = std::move(*script_);
         script_.reset();
         ++scripted_turns_;
+        waits_after_script_ = 0;
         return;
       }
       if (hold_) ++held_waits_;
@@ -87,6 +90,12 @@ class fake_poller final : public poller {
     std::lock_guard lock(mutex_);
     return scripted_turns_;
   }
+  // True once the loop has dispatched the scripted batch (it has come back
+  // to wait): handing the batch out is not yet handling it.
+  bool script_handled() {
+    std::lock_guard lock(mutex_);
+    return scripted_turns_ > 0 && waits_after_script_ > 0;
+  }
   std::vector<int> connections() {
     std::lock_guard lock(mutex_);
     return connections_;
@@ -98,6 +107,7 @@ class fake_poller final : public poller {
   std::optional<std::vector<ready_event>> script_;
   std::vector<int> connections_;
   bool hold_ = false;
+  int waits_after_script_ = 0;
   int scripted_turns_ = 0;
   int held_waits_ = 0;
 };
@@ -165,7 +175,7 @@ BOOST_AUTO_TEST_CASE(stale_event_for_a_reused_descriptor_is_ignored) {
   stale.hangup = true;
   demux.inject({fin, pending, stale});
   for (auto deadline = std::chrono::steady_clock::now() + 5s;
-       demux.scripted_turns() == 0 && std::chrono::steady_clock::now() < deadline;)
+       !demux.script_handled() && std::chrono::steady_clock::now() < deadline;)
     std::this_thread::sleep_for(1ms);
   BOOST_REQUIRE_EQUAL(demux.connections().size(), 2u);
   BOOST_TEST(demux.connections().back() == reused, "the new connection did not reuse the descriptor");

@@ -1,0 +1,160 @@
+// connection, the output half: the reply batch sent from where its parts lie
+// (or copied behind queued output), queued output sent from out_, raw echo
+// straight from the stack buffer, the write budget of one service, the pause
+// at --high-water, and buffers given back once a burst is over.
+// connection.cpp holds reading and the lifecycle, connection_frames.cpp the
+// framed session.
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cerrno>
+
+#include "reactor/connection.hpp"
+#include "reactor/event_loop.hpp"
+
+namespace ioduel::reactor {
+
+namespace {
+
+bool would_block(int err) noexcept { return err == EAGAIN || err == EWOULDBLOCK; }
+
+}  // namespace
+
+// flush() runs after every pass; its common case (all sent, nothing held)
+// needs no bookkeeping.
+void connection::flush() {
+  if (!loop_.batch().empty()) flush_batch();
+  // All sent and nothing held: no bookkeeping.
+  if (failed() || (out_.empty() && !output_paused_ && out_.capacity() <= kept_capacity &&
+                  in_.capacity() <= kept_capacity))
+    return;
+  flush_queued();
+}
+
+void connection::flush_batch() {
+  reply_batch& batch = loop_.batch();
+  // Sent from where the replies lie unless output is queued ahead of them;
+  // what the socket does not take now is copied behind out_, once.
+  if (out_.empty() && !write_blocked_ && !failed()) {
+    send_batch(batch);
+  } else if (!failed()) {
+    batch.spill(0, out_);
+  }
+  batch.clear();
+}
+
+void connection::flush_queued() {
+  if (!out_.empty() && !write_blocked_) send_from(out_);
+  const std::uint64_t high = loop_.options().common.high_water;
+  if (out_.readable() >= high) {
+    output_paused_ = true;
+  } else if (output_paused_ && out_.readable() <= high / 2) {
+    output_paused_ = false;
+  }
+  out_.release_if_empty(kept_capacity);
+  if (in_.empty() && in_.capacity() > kept_capacity &&
+      !loop_.timer_pending(timers_[static_cast<std::size_t>(connection_timer::release_input)])) {
+    arm(loop_.now() + big_input_keep, connection_timer::release_input);
+  }
+}
+
+void connection::echo_from_stack(std::span<const char> data) {
+  turn_output_ += data.size();
+  std::size_t sent = 0;
+  if (const std::size_t allowed = send_allowance(data.size()); allowed > 0) {
+    for (;;) {
+      const ssize_t n = ::send(fd_.get(), data.data(), allowed, MSG_NOSIGNAL);
+      if (n >= 0) {
+        sent = static_cast<std::size_t>(n);
+        after_send(sent, allowed);
+      } else if (errno == EINTR) {
+        continue;
+      } else if (would_block(errno)) {
+        write_blocked_ = true;
+      } else {
+        fail();
+        return;
+      }
+      break;
+    }
+  }
+  if (sent < data.size()) {
+    out_.append(data.subspan(sent));
+    flush();  // the pause at --high-water
+  }
+}
+
+std::size_t connection::send_allowance(std::size_t queued) const noexcept {
+  // The write budget bounds what one service sends as well as what it
+  // builds: one send of --high-water queued bytes is a turn's worth of
+  // kernel copying.  What is left goes on a later turn (settle).
+  const std::uint64_t budget = loop_.options().write_budget;
+  if (budget == 0) return queued;
+  if (turn_sent_ >= budget) return 0;
+  return std::min<std::size_t>(queued, budget - turn_sent_);
+}
+
+void connection::after_send(std::size_t sent, std::size_t allowed) noexcept {
+  turn_sent_ += sent;
+  loop_.counters().bytes_out.add_local(sent);
+  // The reply left now, not at the start of the turn: idleness counts
+  // from here (a vDSO clock read, no system call).
+  if (sent > 0) last_active_ = std::chrono::steady_clock::now();
+  // Short of what was offered: the socket buffer is full and its
+  // writability will be reported.
+  if (sent < allowed) write_blocked_ = true;
+}
+
+void connection::send_batch(reply_batch& b) {
+  const bool raw = loop_.options().common.mode == protocol::server_mode::raw_echo;
+  std::size_t sent = 0;
+  if (const std::size_t allowed = send_allowance(b.bytes()); allowed > 0) {
+    for (;;) {
+      const long n = b.send(fd_.get(), allowed);
+      if (n >= 0) {
+        sent = static_cast<std::size_t>(n);
+        after_send(sent, allowed);
+        break;
+      }
+      if (errno == EINTR) continue;
+      if (would_block(errno)) {
+        write_blocked_ = true;
+      } else {
+        fail();
+        return;
+      }
+      break;
+    }
+  }
+  if (!raw) {
+    loop_.counters().frames_out.add_local(b.replies_within(sent));
+    // out_ is empty: what it gets starts with the rest of the reply cut here.
+    sending_left_ = b.cut_reply_left(sent);
+  }
+  if (sent < b.bytes()) b.spill(sent, out_);
+}
+
+void connection::send_from(buffer& b) {
+  while (!b.empty()) {
+    const std::size_t allowed = send_allowance(b.readable());
+    if (allowed == 0) return;
+    const ssize_t n = ::send(fd_.get(), b.peek(), allowed, MSG_NOSIGNAL);
+    if (n >= 0) {
+      const auto sent = static_cast<std::size_t>(n);
+      after_send(sent, allowed);
+      count_sent(b, sent);
+      b.consume(sent);
+      if (sent < allowed) return;
+      continue;
+    }
+    if (errno == EINTR) continue;
+    if (would_block(errno)) {
+      write_blocked_ = true;
+      return;
+    }
+    fail();
+    return;
+  }
+}
+
+}  // namespace ioduel::reactor

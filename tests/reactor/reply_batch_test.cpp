@@ -1,0 +1,142 @@
+#include <boost/test/unit_test.hpp>
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <string>
+#include <string_view>
+
+#include "base/unique_fd.hpp"
+#include "protocol/replies.hpp"
+#include "reactor/buffer.hpp"
+#include "reactor/reply_batch.hpp"
+
+using ioduel::unique_fd;
+using ioduel::reactor::buffer;
+using ioduel::reactor::reply_batch;
+namespace protocol = ioduel::protocol;
+
+namespace {
+
+// A connected pair: what the batch sends on one end is read on the other.
+struct socket_pair {
+  unique_fd a, b;
+  socket_pair() {
+    int fds[2];
+    BOOST_REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, fds) == 0);
+    a.reset(fds[0]);
+    b.reset(fds[1]);
+  }
+  std::string read_all() {
+    std::string got;
+    char chunk[65536];
+    for (;;) {
+      const ssize_t n = ::read(b.get(), chunk, sizeof chunk);
+      if (n <= 0) return got;
+      got.append(chunk, static_cast<std::size_t>(n));
+    }
+  }
+};
+
+// The frames the batch should produce, built the plain way.
+std::string expected_replies(std::string_view echo_request) {
+  std::string s(echo_request);
+  protocol::string_output out(s);
+  protocol::append_empty_reply(out, protocol::opcode::sink_reply, 7);
+  protocol::string_output out2(s);
+  protocol::append_source_reply(out2, 300, 70000);
+  return s;
+}
+
+std::string echo_request() {
+  std::string s;
+  protocol::string_output out(s);
+  protocol::append_frame(out, protocol::opcode::echo, 5, std::string(100, 'e'));
+  return s;
+}
+
+void fill(reply_batch& batch, const std::string& echo) {
+  batch.add_borrowed({echo.data(), echo.size()}, true);
+  batch.add_frame(protocol::opcode::sink_reply, 7, {});
+  batch.add_source(300, 70000);  // two pattern chunks, from offset 300 mod 256
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(reply_batch_suite)
+
+BOOST_AUTO_TEST_CASE(sends_the_replies_from_where_they_lie_in_order) {
+  buffer scratch;
+  reply_batch batch(scratch);
+  const std::string echo = echo_request();
+  fill(batch, echo);
+  const std::string want = expected_replies(echo);
+  BOOST_TEST(batch.bytes() == want.size());
+  socket_pair p;
+  const long n = batch.send(p.a.get(), batch.bytes());
+  BOOST_TEST(n == static_cast<long>(want.size()));
+  BOOST_TEST(p.read_all() == want);
+  BOOST_TEST(batch.replies_within(want.size()) == 3u);
+  BOOST_TEST(batch.cut_reply_left(want.size()) == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(a_limit_sends_a_prefix_and_the_spill_holds_exactly_the_rest) {
+  const std::string echo = echo_request();
+  const std::string want = expected_replies(echo);
+  for (std::size_t limit : {std::size_t{1}, echo.size(), echo.size() + 3, echo.size() + 16,
+                            echo.size() + 16 + 16 + 65536, want.size() - 1}) {
+    buffer scratch;
+    reply_batch batch(scratch);
+    fill(batch, echo);
+    socket_pair p;
+    const long n = batch.send(p.a.get(), limit);
+    BOOST_REQUIRE(n == static_cast<long>(limit));
+    const auto sent = static_cast<std::size_t>(n);
+    buffer rest;
+    batch.spill(sent, rest);
+    BOOST_TEST(p.read_all() + std::string(rest.peek(), rest.readable()) == want);
+    // Replies counted as sent: those whose last byte went.
+    const std::uint64_t whole = (sent >= echo.size()) + (sent >= echo.size() + 16) + (sent >= want.size());
+    BOOST_TEST(batch.replies_within(sent) == whole);
+    // What is left of the reply cut at `sent`.
+    std::size_t left = 0;
+    if (sent < echo.size()) left = echo.size() - sent;
+    else if (sent > echo.size() && sent < echo.size() + 16) left = echo.size() + 16 - sent;
+    else if (sent > echo.size() + 16) left = want.size() - sent;
+    BOOST_TEST(batch.cut_reply_left(sent) == left);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_source_too_long_for_the_batch_is_built_whole_in_scratch) {
+  const std::uint32_t n = 200u * 64u * 1024u;  // 200 chunks: more than half the batch
+  BOOST_TEST(reply_batch::source_parts(n) == 1u);
+  BOOST_TEST(reply_batch::source_parts(70000) == 3u);
+  buffer scratch;
+  reply_batch batch(scratch);
+  batch.add_source(9, n);
+  BOOST_TEST(batch.bytes() == protocol::header_size + n);
+  BOOST_TEST(scratch.readable() == protocol::header_size + n);
+  buffer rest;
+  batch.spill(0, rest);
+  const std::span<const char> payload(rest.peek() + protocol::header_size, n);
+  BOOST_TEST(protocol::check_source_pattern(payload, 9) == n);
+}
+
+BOOST_AUTO_TEST_CASE(a_full_batch_keeps_a_part_for_an_error) {
+  buffer scratch;
+  reply_batch batch(scratch);
+  const std::string echo = echo_request();
+  std::size_t added = 0;
+  while (!batch.full()) {
+    batch.add_borrowed({echo.data(), echo.size()}, true);
+    ++added;
+  }
+  BOOST_TEST(added == reply_batch::max_parts - 1);
+  batch.add_frame(protocol::opcode::error, 1, "bad");  // the spare part
+  BOOST_TEST(batch.replies_within(batch.bytes()) == reply_batch::max_parts);
+  batch.clear();
+  BOOST_TEST(batch.empty());
+  BOOST_TEST(scratch.empty());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
