@@ -8,10 +8,7 @@
 set -euo pipefail
 ioduel=$1 node=$2 bin=$3 out=$4
 here=$(cd "$(dirname "$0")" && pwd)
-for need in /usr/bin/chromium "$here/node_modules/playwright-core"; do
-  [[ -e $need ]] || { echo "browser test: $need is missing; run ./scripts/setup" >&2; exit 1; }
-done
-[[ -x $node ]] || { echo "browser test: node was not found when CMake configured; run ./scripts/setup" >&2; exit 1; }
+source "$here/need_browser.sh"
 mkdir -p "$out"
 "$ioduel" capacity --quiet --workload "$here/../../../workloads/capacity.json" --slo p99=20ms --slo p50=5ms \
   --server reactor --server proactor --bin-dir "$bin" --repeat 2 --resolution 25 --max-steps 5 \

@@ -7,10 +7,7 @@
 set -euo pipefail
 ioduel=$1 node=$2 report=$3 out=$4
 here=$(cd "$(dirname "$0")" && pwd)
-for need in /usr/bin/chromium "$here/node_modules/playwright-core"; do
-  [[ -e $need ]] || { echo "browser test: $need is missing; run ./scripts/setup" >&2; exit 1; }
-done
-[[ -x $node ]] || { echo "browser test: node was not found when CMake configured; run ./scripts/setup" >&2; exit 1; }
+source "$here/need_browser.sh"
 mkdir -p "$out"
 "$ioduel" html "$report" -o "$out/page.html"
 # A report with a hostile name must still make one quiet page: the name lands
