@@ -71,6 +71,7 @@ int capacity_command(const capacity_options& c, const std::vector<std::string>& 
     }
   }
   plan.criteria.rate_tolerance = c.tolerance_pct / 100;
+  plan.criteria.poisson_share = poisson_share(plan.w);
   plan.search.start_rps = c.start_rps ? *c.start_rps : offered_rate_rps(plan.w);
   plan.search.max_rps = c.max_rps;
   plan.search.growth = c.growth;

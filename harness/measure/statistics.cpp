@@ -58,4 +58,9 @@ estimate median_with_ci(std::span<const double> samples) {
   return e;
 }
 
+double achieved_rate_floor(double offered_rps, double poisson_rps, double window_s, double tolerance) noexcept {
+  const double sampling = window_s > 0 && poisson_rps > 0 ? 3 * std::sqrt(poisson_rps * window_s) / window_s : 0;
+  return std::max(0.0, offered_rps * (1 - tolerance) - sampling);
+}
+
 }  // namespace ioduel::harness

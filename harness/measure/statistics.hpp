@@ -37,4 +37,13 @@ estimate median_with_ci(std::span<const double> samples);
 // The rank k (from 1) of that interval for n samples, and its exact level.
 std::size_t median_interval_rank(std::size_t n, double* achieved = nullptr);
 
+// The lowest achieved rate that still carries an offered one: the offered
+// rate less `tolerance`, less three standard deviations of the request count
+// where arrivals are Poisson. The achieved rate counts the requests whose
+// intended send time fell in a window of w seconds; at a Poisson rate r that
+// count has standard deviation sqrt(r w), so at 625 req/s over 1 s the count
+// alone varies by 4%. `poisson_rps` is the part of the offered rate whose
+// arrivals are Poisson (uniform arrivals give an exact count).
+double achieved_rate_floor(double offered_rps, double poisson_rps, double window_s, double tolerance) noexcept;
+
 }  // namespace ioduel::harness

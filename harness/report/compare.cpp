@@ -275,7 +275,15 @@ json compare_reports(std::span<const named_report> reports, double margin) {
                              "(before and after)");
   // Readable versions differ only in their comparisons, which compare
   // computes anew from the repetitions.
-  for (const auto& r : reports) require_readable(r.report, r.name);
+  for (const auto& r : reports) {
+    require_readable(r.report, r.name);
+    // A capacity search's steps are measured at rates of its own choosing, so
+    // there are no like-for-like repetitions to pair or rank.
+    if (r.report.value("command", json()) == "capacity")
+      throw std::runtime_error(r.name + " is a capacity report: its answer is a rate per server, "
+                               "with no repetitions to compare; read it with `ioduel show " +
+                               r.name + "` (which gives the servers' ratios) or `ioduel html`");
+  }
 
   json out = {{"kind", "ioduel-comparison"},
               {"mode", reports.size() == 1 ? "servers" : "reports"},
@@ -322,8 +330,12 @@ void print_comparison(const json& c, std::ostream& out) {
       out << wrap("not comparable: " + why.get<std::string>(), 2);
       continue;
     }
+    // Server names in full: the column is as wide as the longest.
+    std::size_t server_w = 6;
+    for (const json& row : w.at("rows"))
+      server_w = std::max(server_w, row.at("candidate").value("server", "").size());
     out
-        << cell("server", 11) << cell("metric", 10) << cell(servers ? "baseline" : "before", 9, true)
+        << cell("server", server_w) << cell("metric", 10) << cell(servers ? "baseline" : "before", 9, true)
         << cell(servers ? "server" : "after", 9, true) << cell("ratio", 6, true)
         << cell("95% CI", 16) << "verdict\n";
     std::string previous;
@@ -336,7 +348,7 @@ void print_comparison(const json& c, std::ostream& out) {
       const json ratio = row.value("ratio", json());
       const auto ratio_value =
           ratio.is_number() ? std::optional(ratio.get<double>()) : std::nullopt;
-      out << row_end(cell(server == previous ? "" : server, 11) + cell(row.value("label", ""), 10) +
+      out << row_end(cell(server == previous ? "" : server, server_w) + cell(row.value("label", ""), 10) +
                      cell(median_text(row.at("baseline")), 9, true) +
                      cell(median_text(row.at("candidate")), 9, true) +
                      cell(format_ratio(ratio_value), 6, true) + cell(format_interval(ci95), 16) +

@@ -79,6 +79,14 @@ std::optional<double> offered_rate(const json& d) {
   return total > 0 ? std::optional(total) : std::nullopt;
 }
 
+double poisson_rate(const json& d) {
+  if (!offered_rate(d)) return 0;
+  double total = 0;
+  for (const json& g : array_field(d, "groups"))
+    if (g.value("loop", "") == "open" && g.value("arrivals", "poisson") == "poisson") total += g.value("rate", 0.0);
+  return total;
+}
+
 namespace {
 const json* field(const json& j, std::string_view key) {
   if (!j.is_object()) return nullptr;

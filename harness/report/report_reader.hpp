@@ -61,6 +61,8 @@ bool definition_is_open_loop(const nlohmann::json& definition);
 // The rate an open-loop definition offers, the sum of its groups' rates;
 // nothing for a trace (its rate is the recording's) or a closed loop.
 std::optional<double> offered_rate(const nlohmann::json& definition);
+// The part of it whose arrivals are Poisson (a group's default), 0 for none.
+double poisson_rate(const nlohmann::json& definition);
 
 // An achieved rate this far below the offered one is flagged (rate_shortfall).
 inline constexpr double rate_shortfall_flag = 0.02;

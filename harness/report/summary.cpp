@@ -9,6 +9,7 @@
 
 #include "harness/measure/multiplicity.hpp"
 #include "harness/measure/paired.hpp"
+#include "harness/measure/statistics.hpp"
 #include "harness/report/report_reader.hpp"
 #include "harness/measure/statistics.hpp"
 
@@ -115,7 +116,7 @@ std::string saturated_reason(std::size_t saturated, std::size_t compared) {
          std::to_string(compared) + " rounds compared";
 }
 
-json summary_json(const json& reps, std::optional<double> offered_rps) {
+json summary_json(const json& reps, std::optional<double> offered_rps, double poisson_rps) {
   std::size_t valid = 0;
   for (const auto& r : reps) valid += r.value("valid", false) ? 1 : 0;
   json s = {{"repetitions", reps.size()}, {"valid_repetitions", valid}};
@@ -125,10 +126,16 @@ json summary_json(const json& reps, std::optional<double> offered_rps) {
     // flagged, since its latency was measured at a load it did not carry.
     s["offered_rps"] = *offered_rps;
     s["rate_shortfall"] = nullptr;
+    std::vector<double> windows;
+    for (const auto& r : reps)
+      if (r.value("valid", false) && r.value("window_s", 0.0) > 0) windows.push_back(r["window_s"].get<double>());
+    const double floor_rps = achieved_rate_floor(*offered_rps, poisson_rps,
+                                                 windows.empty() ? 0.0 : median(windows), rate_shortfall_flag);
+    s["rate_floor_rps"] = floor_rps;
     const json& achieved = s["throughput_rps"];
     if (achieved.is_object() && achieved["median"].is_number()) {
       const double a = achieved["median"].get<double>();
-      if (a < *offered_rps * (1 - rate_shortfall_flag))
+      if (a < floor_rps)
         s["rate_shortfall"] = {{"achieved_rps", a}, {"fraction", 1 - a / *offered_rps}};
     }
   }

@@ -36,10 +36,13 @@ nlohmann::json estimate_json(const std::vector<double>& samples);
 std::string saturated_reason(std::size_t saturated, std::size_t compared);
 
 // The "summary" object of one server's result, from its "repetitions".  With
-// `offered_rps` (an open-loop workload's rate) it holds that rate and
-// "rate_shortfall": null, or the median achieved rate and how far short of the
-// offered one it fell when that is more than rate_shortfall_flag.
-nlohmann::json summary_json(const nlohmann::json& repetitions, std::optional<double> offered_rps = std::nullopt);
+// `offered_rps` (an open-loop workload's rate, of which `poisson_rps` has
+// Poisson arrivals) it holds that rate, "rate_floor_rps" and "rate_shortfall":
+// null, or the median achieved rate and how far short of the offered one it
+// fell when that is below the floor: rate_shortfall_flag less the spread of a
+// Poisson count over the median window (achieved_rate_floor).
+nlohmann::json summary_json(const nlohmann::json& repetitions, std::optional<double> offered_rps = std::nullopt,
+                            double poisson_rps = 0);
 
 // The "comparisons" array of one workload: each server of `results` against
 // `baseline` (empty when the baseline has no result there), pairing the two

@@ -96,16 +96,13 @@ step_judgement judge_step(const std::vector<json>& repetitions, double offered_r
   std::map<std::string, std::vector<double>> from_send;  // the same, from each request's actual send
   std::size_t saturated = 0, held = 0;
   std::vector<std::string> problems, saturated_why;
-  // The achieved rate counts the requests whose intended send time fell in
-  // the window; with Poisson arrivals that count is itself random (standard
-  // deviation sqrt(rate x window)), so the floor allows three of those below
-  // the tolerance: at 625 req/s over 1 s the count alone varies by 4%.
+  // With Poisson arrivals the achieved count is itself random: the floor
+  // allows for it (achieved_rate_floor).
   std::vector<double> windows;
   for (const json& m : repetitions)
     if (m.value("window_s", 0.0) > 0) windows.push_back(m["window_s"].get<double>());
-  const double expected = offered_rps * (windows.empty() ? 1.0 : median(windows));
-  const double sampling = expected > 0 ? 3 / std::sqrt(expected) : 0;
-  const double floor_rps = std::max(0.0, 1 - criteria.rate_tolerance - sampling) * offered_rps;
+  const double floor_rps = achieved_rate_floor(offered_rps, offered_rps * criteria.poisson_share,
+                                               windows.empty() ? 1.0 : median(windows), criteria.rate_tolerance);
   for (const json& m : repetitions) {
     bool rep_held = true;
     const double a = m.value("throughput_rps", 0.0);

@@ -41,6 +41,9 @@ latency_objective parse_objective(const std::string& text);
 struct capacity_criteria {
   std::vector<latency_objective> objectives;
   double rate_tolerance = 0.02;  // achieved at most this far below offered
+  // The part of the offered rate whose arrivals are Poisson, whose request
+  // count over a window varies (achieved_rate_floor); the rest is uniform.
+  double poisson_share = 1;
 };
 
 enum class step_verdict : std::uint8_t { holds, fails, generator_limited };

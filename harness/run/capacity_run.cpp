@@ -11,16 +11,14 @@
 #include "harness/report/summary.hpp"
 #include "harness/run/measurement.hpp"
 #include "harness/run/progress.hpp"
+#include "harness/run/report_start.hpp"
 
 namespace ioduel::harness {
 
 namespace {
 
 using json = nlohmann::json;
-using steady = std::chrono::steady_clock;
 
-// Start, connect, drain and stop around each measurement (as runner.cpp).
-constexpr double item_overhead_s = 0.4;
 // Steps a search usually takes (growing, then bisecting to 2%): for the
 // progress estimate only.
 constexpr unsigned expected_steps = 10;
@@ -43,50 +41,28 @@ struct server_search {
 
 int execute_capacity(const capacity_plan& plan, const std::atomic<bool>& interrupt) {
   const run_plan& rp = plan.run;
-  const auto t0 = steady::now();
-  const std::string started = utc_now_iso();
-  const std::uint64_t nofile = raise_nofile_limit();
-  const bool drive = rp.target.has_value();
-  std::vector<server_spec> servers = rp.servers;
-  if (drive) servers = {server_spec{rp.target->to_string(), {}}};
-  const std::string baseline = servers.empty() ? "" : servers.front().name;
+  report_start start(rp);
+  const bool drive = start.drive();
+  const std::vector<server_spec>& servers = start.servers();
+  const std::uint64_t nofile = start.nofile();
 
   workload base = plan.w;
   const std::uint64_t requested = base.total_connections();
   const std::string scaled = fit_connections(base, nofile);
 
-  const auto command_of = [drive](const server_spec& s) {
-    std::vector<std::string> argv = s.argv;
-    if (!drive) argv.insert(argv.end(), {"--port", "0"});
-    return argv;
-  };
+  const auto command_of = [&start](const server_spec& s) { return start.command_of(s); };
   json objectives = json::array();
   for (const auto& o : plan.criteria.objectives) objectives.push_back(o.text);
-  json report = {{"schema_version", report_schema_version},
-                 {"kind", "ioduel-report"},
-                 {"command", "capacity"},
-                 {"argv", rp.argv},
-                 {"complete", false},
-                 {"incomplete_reason", "still running"},
-                 {"metadata", nullptr},
-                 {"suite", nullptr},
-                 {"sweep", nullptr},
-                 {"capacity", {{"objectives", objectives},
-                               {"rate_tolerance", plan.criteria.rate_tolerance},
-                               {"repetitions_per_step", plan.repetitions},
-                               {"start_rps", plan.search.start_rps},
-                               {"growth", plan.search.growth},
-                               {"resolution", plan.search.resolution},
-                               {"max_rps", plan.search.max_rps},
-                               {"max_steps", plan.search.max_steps}}},
-                 {"repetitions", plan.repetitions},
-                 {"seed", rp.seed},
-                 {"margin", rp.margin},
-                 {"baseline", drive ? json(nullptr) : json(baseline)},
-                 {"target", drive ? json(rp.target->to_string()) : json(nullptr)},
-                 {"servers", json::array()},
-                 {"workloads", json::array()}};
-  for (const auto& s : servers) report["servers"].push_back({{"name", s.name}, {"command", command_of(s)}});
+  json& report = start.report();
+  report["repetitions"] = plan.repetitions;  // per step
+  report["capacity"] = {{"objectives", objectives},
+                        {"rate_tolerance", plan.criteria.rate_tolerance},
+                        {"repetitions_per_step", plan.repetitions},
+                        {"start_rps", plan.search.start_rps},
+                        {"growth", plan.search.growth},
+                        {"resolution", plan.search.resolution},
+                        {"max_rps", plan.search.max_rps},
+                        {"max_steps", plan.search.max_steps}};
 
   std::vector<server_search> searches;
   for (const auto& s : servers)
@@ -111,12 +87,7 @@ int execute_capacity(const capacity_plan& plan, const std::atomic<bool>& interru
   };
   const auto write = [&](bool complete, const std::string& reason) {
     report["workloads"] = json::array({workload_entry()});
-    report["complete"] = complete;
-    report["incomplete_reason"] = complete ? json(nullptr) : json(reason);
-    report["metadata"] = run_metadata(started, utc_now_iso(),
-                                      std::chrono::duration<double>(steady::now() - t0).count(),
-                                      rp.pin_client, rp.pin_server, nofile);
-    write_report_atomically(report, rp.out);
+    start.write(complete, reason);
   };
 
   const double item_s = base.warmup_s + base.duration_s + item_overhead_s;

@@ -18,6 +18,7 @@
 
 #include "harness/run/measurement.hpp"
 #include "harness/run/progress.hpp"
+#include "harness/run/report_start.hpp"
 #include "harness/report/report.hpp"
 #include "harness/servers/server_process.hpp"
 #include "harness/servers/stats_client.hpp"
@@ -32,10 +33,6 @@ using steady = std::chrono::steady_clock;
 
 // Connections the harness keeps for itself (STATS, files, pipes).
 constexpr std::uint64_t nofile_margin = 64;
-
-// Overhead of one measurement beyond warm-up and window: start, connect,
-// drain, stop.
-constexpr double item_overhead_s = 0.4;
 
 }  // namespace
 
@@ -113,49 +110,14 @@ widest_interval round_widths(const json& results, const std::string& baseline, d
 }
 
 int execute(const run_plan& plan, const std::atomic<bool>& interrupt) {
-  const auto t0 = steady::now();
-  const std::string started = utc_now_iso();
-  const std::uint64_t nofile = raise_nofile_limit();
-  const bool drive = plan.target.has_value();
-  std::vector<server_spec> servers = plan.servers;
-  if (drive) servers = {server_spec{plan.target->to_string(), {}}};
-  const std::string baseline = servers.empty() ? "" : servers.front().name;
-
-  json report = {{"schema_version", report_schema_version},
-                 {"kind", "ioduel-report"},
-                 {"command", plan.command},
-                 {"argv", plan.argv},
-                 {"complete", false},
-                 {"incomplete_reason", "still running"},
-                 {"metadata", nullptr},
-                 {"suite", plan.suite ? json(*plan.suite) : json(nullptr)},
-                 {"sweep", plan.sweep_parameter
-                               ? json{{"parameter", *plan.sweep_parameter}, {"values", plan.sweep_values}}
-                               : json(nullptr)},
-                 {"repetitions", plan.repetitions},
-                 {"seed", plan.seed},
-                 {"margin", plan.margin},
-                 {"baseline", drive ? json(nullptr) : json(baseline)},
-                 {"target", drive ? json(plan.target->to_string()) : json(nullptr)},
-                 {"servers", json::array()},
-                 {"workloads", json::array()}};
-  // The command lines as run: the runner adds --port 0.
-  const auto command_of = [drive](const server_spec& s) {
-    std::vector<std::string> argv = s.argv;
-    if (!drive) argv.insert(argv.end(), {"--port", "0"});
-    return argv;
-  };
-  for (const auto& s : servers) report["servers"].push_back({{"name", s.name}, {"command", command_of(s)}});
-
-  const auto write = [&](bool complete, const std::string& reason) {
-    report["complete"] = complete;
-    report["incomplete_reason"] = complete ? json(nullptr) : json(reason);
-    report["metadata"] = run_metadata(started, utc_now_iso(),
-                                      std::chrono::duration<double>(steady::now() - t0).count(),
-                                      plan.pin_client, plan.pin_server, nofile);
-    report["metadata"]["calibration"] = plan.calibration;
-    write_report_atomically(report, plan.out);
-  };
+  report_start start(plan);
+  const bool drive = start.drive();
+  const std::vector<server_spec>& servers = start.servers();
+  const std::string& baseline = start.baseline();
+  const std::uint64_t nofile = start.nofile();
+  json& report = start.report();
+  const auto command_of = [&start](const server_spec& s) { return start.command_of(s); };
+  const auto write = [&start](bool complete, const std::string& reason) { start.write(complete, reason); };
 
   double estimate = 0;
   for (const auto& w : plan.workloads)
@@ -288,7 +250,8 @@ int execute(const run_plan& plan, const std::atomic<bool>& interrupt) {
       if (interrupt.load() && res["status"] == "ok" &&
           (reps.size() < plan.repetitions || (!reps.empty() && cut_by_interrupt(reps.back()))))
         res["status"] = "incomplete";
-      res["summary"] = summary_json(res["repetitions"], offered_rate(entry["workload"]));
+      res["summary"] = summary_json(res["repetitions"], offered_rate(entry["workload"]),
+                                    poisson_rate(entry["workload"]));
       entry["results"].push_back(std::move(res));
     }
     if (!drive) entry["comparisons"] = comparisons_json(entry["results"], baseline, plan.margin, is_open_loop(w));

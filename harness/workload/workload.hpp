@@ -129,6 +129,8 @@ void apply_parameter(workload& w, const std::string& parameter, double value);
 // at `total_rps`, every open-loop group scaled in proportion.
 std::string why_not_rate_searchable(const workload& w);
 double offered_rate_rps(const workload& w) noexcept;
+// The fraction of that rate whose arrivals are Poisson (0 when there is none).
+double poisson_share(const workload& w) noexcept;
 void scale_offered_rate(workload& w, double total_rps);
 
 // A suite: named workloads (with overrides) against named servers.

@@ -159,6 +159,14 @@ double offered_rate_rps(const workload& w) noexcept {
   return total;
 }
 
+double poisson_share(const workload& w) noexcept {
+  const double total = offered_rate_rps(w);
+  double poisson = 0;
+  for (const auto& g : w.groups)
+    if (g.loop == loop_kind::open && g.arrivals == arrival_kind::poisson) poisson += g.rate;
+  return total > 0 ? poisson / total : 0;
+}
+
 void scale_offered_rate(workload& w, double total_rps) {
   const double base = offered_rate_rps(w);
   if (!(base > 0) || !(total_rps > 0)) throw workload_error(w.name + ": no positive rate to scale");

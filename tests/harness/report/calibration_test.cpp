@@ -1,5 +1,6 @@
 #include <boost/test/unit_test.hpp>
 
+#include <cmath>
 #include <sstream>
 #include <string>
 
@@ -102,6 +103,36 @@ BOOST_AUTO_TEST_CASE(a_rate_shortfall_is_found_from_the_definition) {
   BOOST_TEST(definition_is_open_loop(trace));
   BOOST_TEST(!offered_rate(trace));
   BOOST_TEST(!summary_json(reps(8800), offered_rate(closed)).contains("rate_shortfall"));
+}
+
+// At a low Poisson rate the achieved count varies by itself: 500 req/s over
+// 1 s has a standard deviation of 22 requests (4.5%), so the floor is
+// 500 x 0.98 - 3 x 22.4 = 422.9 req/s; with uniform arrivals the count is
+// exact and the floor is 490.
+BOOST_AUTO_TEST_CASE(a_poisson_count_is_not_a_shortfall) {
+  const auto open = [](const char* arrivals) {
+    return json{{"trace", nullptr},
+                {"groups", json::array({{{"loop", "open"}, {"rate", 500.0}, {"arrivals", arrivals}}})}};
+  };
+  const auto reps = [](double achieved) {
+    json r = json::array();
+    for (int i = 1; i <= 5; ++i)
+      r.push_back({{"repetition", i}, {"valid", true}, {"window_s", 1.0}, {"throughput_rps", achieved}});
+    return r;
+  };
+  const json poisson = open("poisson"), uniform = open("uniform");
+  BOOST_TEST(poisson_rate(poisson) == 500.0);
+  BOOST_TEST(poisson_rate(uniform) == 0.0);
+  BOOST_TEST(poisson_rate(json{{"trace", nullptr}, {"groups", json::array({{{"loop", "open"}, {"rate", 70.0}}})}}) == 70.0,
+             "a group's arrivals are Poisson unless it says otherwise");
+  const json p = summary_json(reps(460), offered_rate(poisson), poisson_rate(poisson));
+  BOOST_TEST(p["rate_floor_rps"].get<double>() == 490 - 3 * std::sqrt(500.0), boost::test_tools::tolerance(1e-9));
+  BOOST_TEST(p["rate_shortfall"].is_null(), p.dump());
+  BOOST_TEST(summary_json(reps(410), offered_rate(poisson), poisson_rate(poisson))["rate_shortfall"].is_object());
+  const json u = summary_json(reps(480), offered_rate(uniform), poisson_rate(uniform));
+  BOOST_TEST(u["rate_floor_rps"].get<double>() == 490.0, boost::test_tools::tolerance(1e-9));
+  BOOST_TEST_REQUIRE(u["rate_shortfall"].is_object(), u.dump());
+  BOOST_TEST(u["rate_shortfall"]["fraction"].get<double>() == 0.04, boost::test_tools::tolerance(1e-9));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -252,9 +252,19 @@ BOOST_AUTO_TEST_CASE(text_fits_100_columns_and_json_parses) {
   BOOST_TEST(run_compare(first, false, servers, err) == 0);
   BOOST_TEST(t::widest_line(servers.str()) < 100u, servers.str());
   BOOST_TEST(servers.str().find("baseline: reactor") != std::string::npos, servers.str());
+  // Server names in full, never cut to a column's width.
+  BOOST_TEST(servers.str().find("proactor-with-a-long-name ") != std::string::npos, servers.str());
   BOOST_TEST(run_compare(paths, true, json_text, err) == 0);
   const json c = json::parse(json_text.str());
   BOOST_TEST(row(c, "pingpong", "reactor", "throughput_rps").at("verdict") == "faster");
+}
+
+BOOST_AUTO_TEST_CASE(capacity_reports_are_sent_to_show) {
+  json capacity = t::report({{"capacity", {{"reactor", t::typical()}, {"proactor", t::typical()}}}});
+  capacity["command"] = "capacity";
+  check_refused({{"cap.json", capacity}}, "cap.json is a capacity report");
+  check_refused({{"run.json", t::report({{"capacity", {{"reactor", t::typical()}}}})}, {"cap.json", capacity}},
+                "read it with `ioduel show cap.json`");
 }
 
 BOOST_AUTO_TEST_CASE(errors_go_to_err_with_status_1) {
