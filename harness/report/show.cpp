@@ -22,6 +22,67 @@ namespace {
 using nlohmann::json;
 using namespace show_detail;
 
+// The saturation reasons of a server's repetitions, each kind once: reasons
+// of one kind differ from one repetition to the next only in their figures
+// ("an engine thread waited for a CPU 23% of the window (over 10%): ..."), so
+// each figure that varies becomes a range, and the kind says in how many
+// repetitions it fired ("23% to 65% ... (in 4 repetitions)"), where a list of
+// near-identical sentences said nothing more.
+std::vector<std::string> merged_reasons(const std::vector<std::string>& reasons) {
+  struct figure {
+    double low, high;
+    std::string low_text, high_text;
+  };
+  struct kind {
+    std::vector<std::string> words;  // the text between the figures
+    std::vector<figure> figures;
+    int count = 0;
+  };
+  std::vector<kind> kinds;
+  for (const auto& r : reasons) {
+    kind k;
+    std::size_t at = 0;
+    for (;;) {
+      const auto digit = r.find_first_of("0123456789", at);
+      k.words.push_back(r.substr(at, digit == std::string::npos ? std::string::npos : digit - at));
+      if (digit == std::string::npos) break;
+      auto end = r.find_first_not_of("0123456789.", digit);
+      if (end == std::string::npos) end = r.size();
+      const std::string text = r.substr(digit, end - digit);
+      const double v = std::strtod(text.c_str(), nullptr);
+      k.figures.push_back({v, v, text, text});
+      at = end;
+    }
+    auto it = std::find_if(kinds.begin(), kinds.end(), [&](const kind& o) { return o.words == k.words; });
+    if (it == kinds.end()) {
+      kinds.push_back(std::move(k));
+      it = kinds.end() - 1;
+    } else {
+      for (std::size_t f = 0; f < k.figures.size(); ++f) {
+        figure& mine = it->figures[f];
+        if (k.figures[f].low < mine.low) mine.low = k.figures[f].low, mine.low_text = k.figures[f].low_text;
+        if (k.figures[f].high > mine.high) mine.high = k.figures[f].high, mine.high_text = k.figures[f].high_text;
+      }
+    }
+    ++it->count;
+  }
+  std::vector<std::string> out;
+  for (const auto& k : kinds) {
+    std::string text = k.words[0];
+    for (std::size_t f = 0; f < k.figures.size(); ++f) {
+      const figure& g = k.figures[f];
+      const std::string& next = k.words[f + 1];
+      // A percent sign goes with both ends of a range: "23% to 65%".
+      text += g.low_text == g.high_text ? g.low_text
+                                        : g.low_text + (next.starts_with("%") ? "%" : "") + " to " + g.high_text;
+      text += next;
+    }
+    if (k.count > 1) text += " (in " + std::to_string(k.count) + " repetitions)";
+    out.push_back(std::move(text));
+  }
+  return out;
+}
+
 // The samples at `pointer` in each valid repetition's group `index`; the
 // report's summary has none per group, so they are estimated here the same
 // way (median and order-statistic interval over valid repetitions).
@@ -75,7 +136,7 @@ json summarize_result(const json& result) {
   std::vector<double> rss, uncorrected;
   std::uint64_t errors = 0;
   int valid = 0, saturated = 0;
-  std::set<std::string> saturated_reasons;
+  std::vector<std::string> saturated_reasons;
   for (const json& rep : reps) {
     const std::string which = "repetition " + rep.value("repetition", json()).dump();
     if (rep.value("valid", false)) ++valid;
@@ -100,7 +161,7 @@ json summarize_result(const json& result) {
     if (client.value("generator_saturated", false)) {
       ++saturated;
       for (const json& reason : array_field(client, "saturated_reasons"))
-        saturated_reasons.insert(reason.get<std::string>());
+        saturated_reasons.push_back(reason.get<std::string>());
     }
   }
   s["valid_repetitions"] = valid;
@@ -108,7 +169,7 @@ json summarize_result(const json& result) {
   if (!rss.empty()) s["peak_rss_bytes"] = median(rss);
   s["uncorrected_p99_us"] = estimate_json(uncorrected);
   s["generator_saturated"] = saturated;
-  for (const auto& r : saturated_reasons) s["saturated_reasons"].push_back(r);
+  for (const auto& r : merged_reasons(saturated_reasons)) s["saturated_reasons"].push_back(r);
   s["groups"] = group_summaries(reps);
   if (result.contains("capacity")) s["capacity"] = capacity_summary(result["capacity"]);
   return s;

@@ -70,6 +70,31 @@ BOOST_AUTO_TEST_CASE(summary_holds_estimates_errors_and_flags) {
   BOOST_TEST(proactor.at("invalid_reasons").at(0) == "repetition 2: 3 mismatched replies");
 }
 
+// Reasons that differ only in their figures are one reason with ranges, and
+// a count of the repetitions it fired in; different kinds stay apart.
+BOOST_AUTO_TEST_CASE(saturation_reasons_of_one_kind_are_merged) {
+  auto saturated = t::typical();
+  saturated.saturated = {true, true, true, true};
+  json report = t::report({{"pingpong", {{"reactor", saturated}}}});
+  const std::vector<std::vector<std::string>> reasons = {
+      {"an engine thread waited for a CPU 23% of the window (over 10%): the machine's cores were taken"},
+      {"an engine thread waited for a CPU 65% of the window (over 10%): the machine's cores were taken",
+       "the open-loop schedule slipped: 120 of 8000 arrivals issued over 1 ms late"},
+      {"an engine thread waited for a CPU 45% of the window (over 10%): the machine's cores were taken"},
+      {"the open-loop schedule slipped: 95 of 8010 arrivals issued over 1 ms late"}};
+  json& reps = report["workloads"][0]["results"][0]["repetitions"];
+  for (std::size_t i = 0; i < reasons.size(); ++i) reps[i]["client"]["saturated_reasons"] = reasons[i];
+  const json s = summarize_report(report, "run.json");
+  const json& merged = s.at("workloads").at(0).at("servers").at(0).at("saturated_reasons");
+  BOOST_TEST_REQUIRE(merged.size() == 2u, merged.dump());
+  BOOST_TEST(merged[0] == "an engine thread waited for a CPU 23% to 65% of the window (over 10%): the machine's "
+                          "cores were taken (in 3 repetitions)",
+             merged.dump());
+  BOOST_TEST(merged[1] == "the open-loop schedule slipped: 95 to 120 of 8000 to 8010 arrivals issued over 1 ms "
+                          "late (in 2 repetitions)",
+             merged.dump());
+}
+
 BOOST_AUTO_TEST_CASE(text_shows_tables_verdicts_and_flags_in_100_columns) {
   std::ostringstream out;
   print_summary(summarize_report(flawed_report(), "results/runs/a-long-name-for-a-report.json"), out);
