@@ -1,10 +1,13 @@
 #include "proactor/server.hpp"
 
+#include <pthread.h>
+#include <signal.h>
 #include <sys/socket.h>
 
 #include <atomic>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <memory>
 #include <optional>
 #include <string>
@@ -14,7 +17,6 @@
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/signal_set.hpp>
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/strand.hpp>
 
@@ -27,7 +29,6 @@ namespace ioduel::proactor {
 namespace {
 
 using strand_type = asio::strand<asio::io_context::executor_type>;
-using signal_set_type = asio::basic_signal_set<asio::io_context::executor_type>;
 using work_guard = asio::executor_work_guard<asio::io_context::executor_type>;
 
 std::vector<std::unique_ptr<asio::io_context>> make_contexts(const proactor_options& o) {
@@ -42,9 +43,17 @@ std::vector<std::unique_ptr<asio::io_context>> make_contexts(const proactor_opti
 
 /* The server: owns the io_contexts, their threads, the per-context states
    and listeners (one per context, listener.hpp); turns the first
-   SIGTERM/SIGINT into a drain.  The signal and drain-timer handlers run on
-   one strand (`control_`), since in the shared model any thread may run
-   them. */
+   SIGTERM/SIGINT into a drain.  The drain's handlers run on one strand
+   (`control_`), since in the shared model any thread may run them.
+
+   The stop signals are blocked in every thread and taken by one thread in
+   sigwait() (signal_waiter), which posts the drain to `control_`: no
+   asynchronous handler runs, so nothing depends on which thread the kernel
+   picks.  (With Asio's signal_set, whose handler writes to a pipe, TSan's
+   runtime, which defers a handler until the thread's next intercepted call,
+   lost a SIGTERM that came as a thread entered epoll_wait: both contexts
+   slept with 40 connections open, forced_stop_while_connections_arrive,
+   1 run in 6.) */
 class server final : public session_host, public listener_host {
  public:
   server(const proactor_options& o, std::ostream& err)
@@ -53,7 +62,6 @@ class server final : public session_host, public listener_host {
         contexts_(make_contexts(o)),
         control_(asio::make_strand(contexts_[0]->get_executor())),
         drain_timer_(contexts_[0]->get_executor()),
-        signals_(contexts_[0]->get_executor()),
         identity_{"proactor", backend_name(), o.common.threads, std::chrono::steady_clock::now()} {
     const std::size_t threads_per_context = o.contexts == context_model::shared ? o.common.threads : 1;
     for (std::size_t i = 0; i < contexts_.size(); ++i) {
@@ -93,9 +101,15 @@ class server final : public session_host, public listener_host {
     // does.
     static_cast<void>(stats_json());
 #endif
-    signals_.add(SIGTERM);
-    signals_.add(SIGINT);
-    wait_for_signal();
+    // Blocked before any other thread starts, so every thread inherits the
+    // mask, and before the port is announced, so a SIGTERM from then on
+    // reaches the waiter instead of ending the process.
+    sigset_t stop_signals = stop_signal_set();
+    if (const int e = ::pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr); e != 0) {
+      err_ << "ioduel-proactor: cannot block SIGTERM and SIGINT: " << std::strerror(e) << "\n";
+      return 1;
+    }
+    std::thread signal_waiter([this] { wait_for_signals(); });
     // Sessions name this process the owner of their SIGURG when they start.
     urgent::install_signal_counter();
     for (auto& l : listeners_) l->start();
@@ -110,6 +124,11 @@ class server final : public session_host, public listener_host {
     }
     run_context(*contexts_[0], *listeners_[0], 0);
     for (auto& t : threads) t.join();
+    // Every context has returned: wake the waiter (the signal is blocked in
+    // every thread, so it goes to the waiter's sigwait) and let it end.
+    waiter_done_.store(true, std::memory_order_seq_cst);
+    ::pthread_kill(signal_waiter.native_handle(), SIGTERM);
+    signal_waiter.join();
 
     if (forced_) cleanup_after_forced_stop();
     if (const auto n_heap = heap_fallbacks().load(); n_heap != 0)
@@ -185,14 +204,32 @@ class server final : public session_host, public listener_host {
 
   // ---- stopping -----------------------------------------------------------------
 
-  void wait_for_signal() {
-    signals_.async_wait(asio::bind_executor(control_, [this](const boost::system::error_code& ec, int) {
-      if (ec) return;
-      // A second signal during the drain changes nothing: every reply owed is
-      // still sent, within the drain timeout.
-      if (!draining()) begin_drain();
-      if (!finished_) wait_for_signal();
-    }));
+  static sigset_t stop_signal_set() noexcept {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    return set;
+  }
+
+  // The signal waiter's thread: each SIGTERM/SIGINT posts the drain to
+  // `control_` until run() says every context has returned.
+  void wait_for_signals() noexcept {
+    const sigset_t set = stop_signal_set();
+    for (;;) {
+      int signal = 0;
+      if (::sigwait(&set, &signal) != 0) continue;
+      if (waiter_done_.load(std::memory_order_seq_cst)) return;
+      try {
+        // A second signal during the drain changes nothing: every reply owed
+        // is still sent, within the drain timeout.
+        asio::post(control_, [this] {
+          if (!draining()) begin_drain();
+        });
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "ioduel-proactor: cannot start the drain: %s\n", e.what());
+      }
+    }
   }
 
   // Stop accepting; shutdown(SHUT_RD) on every connection, so that each read
@@ -215,7 +252,6 @@ class server final : public session_host, public listener_host {
   void finish_drain() {
     if (finished_) return;
     finished_ = true;
-    signals_.cancel();
     drain_timer_.cancel();
   }
 
@@ -232,7 +268,6 @@ class server final : public session_host, public listener_host {
   // closing completes, so each session frees itself before its io_context
   // goes away.
   void cleanup_after_forced_stop() {
-    signals_.cancel();
     for (auto& ctx : contexts_) ctx->restart();
     for (auto& state : states_) {
       std::vector<session_base*> open;
@@ -254,7 +289,7 @@ class server final : public session_host, public listener_host {
   std::vector<work_guard> guards_;
   strand_type control_;
   timer_type drain_timer_;
-  signal_set_type signals_;
+  std::atomic<bool> waiter_done_{false};  // every context has returned: the signal waiter ends
   std::atomic<std::size_t> live_{0};
   bool finished_ = false;
   bool forced_ = false;
