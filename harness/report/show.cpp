@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <set>
 #include <stdexcept>
+#include <utility>
 #include <vector>
 
 #include "harness/report/csv.hpp"
@@ -255,16 +256,20 @@ void print_header(const json& s, std::ostream& out) {
                   text(s, "git_commit", "unknown").substr(0, 12) +
                   (s.value("git_dirty", json()) == true ? " (with uncommitted changes)" : ""),
               0);
+  if (const json why = s.value("recomputed", json()); why.is_string()) out << wrap(why.get<std::string>(), 0);
   if (const json& cal = object_field(s, "calibration"); !cal.empty()) {
     // The noise floor measured before this run: what it can resolve.
     std::string line = "noise floor (" + cal.value("server", std::string("?")) + " against itself, " +
                        cal.value("rounds", json()).dump() + " rounds): resolves";
-    for (const char* key : {"throughput_rps", "p99_us", "server_cpu_us_per_request"}) {
+    const std::pair<const char*, const char*> shown[] = {
+        {"throughput_rps", "throughput"}, {"p99_us", "p99"}, {"server_cpu_us_per_request", "CPU per request"}};
+    const char* separator = " ";
+    for (const auto& [key, label] : shown) {
       const json& e = object_field(object_field(cal, "metrics"), key);
       const json v = e.value("resolves_beyond", json());
-      char buf[48];
-      std::snprintf(buf, sizeof buf, " %s %s", key, v.is_number() ? (format_number(v.get<double>() * 100) + "%").c_str() : "-");
-      line += buf;
+      line += separator + std::string(label) + " " +
+              (v.is_number() ? format_number(v.get<double>() * 100) + "%" : "-");
+      separator = ", ";
     }
     out << wrap(line, 0);
   }
@@ -298,6 +303,38 @@ bool color_wanted(int fd) {
   return ::isatty(fd) == 1 && (no_color == nullptr || *no_color == '\0');
 }
 
+namespace {
+
+// Schema 1 and 2 reports stored verdicts under older rules (an unpaired
+// percentile bootstrap in 1, no report-wide correction in either) and
+// schema 1 a bootstrap interval per server: quoted as they stand they would
+// contradict the legend.  Their repetitions are as in version 3, so the
+// summaries and comparisons are made anew here, under this ioduel's rules,
+// as `compare` does; a report of the current schema is read as written.
+json current_workloads(const json& report) {
+  json workloads = report.at("workloads");
+  if (report.at("schema_version").get<int>() >= readable_schema_version) return workloads;
+  const std::string baseline = report.value("baseline", json()).is_string() ? report.at("baseline").get<std::string>() : "";
+  const double margin = report.value("margin", 0.03);
+  bool compared = false;
+  for (json& w : workloads) {
+    if (!w.is_object() || !w.contains("results")) continue;
+    const json& definition = w.value("workload", json());
+    for (json& r : w["results"])
+      if (r.is_object())
+        r["summary"] = summary_json(array_field(r, "repetitions"), offered_rate(definition), poisson_rate(definition));
+    // Only where the writer compared (drive and capacity reports do not).
+    if (w.contains("comparisons")) {
+      w["comparisons"] = comparisons_json(w["results"], baseline, margin, definition_is_open_loop(definition));
+      compared = true;
+    }
+  }
+  if (compared) correct_report_verdicts(workloads);
+  return workloads;
+}
+
+}  // namespace
+
 json summarize_report(const json& report, const std::string& name) {
   require_readable(report, name);
   const json& meta = object_field(report, "metadata");
@@ -318,7 +355,10 @@ json summarize_report(const json& report, const std::string& name) {
             {"baseline", report.value("baseline", json())},
             {"margin", report.value("margin", 0.03)},
             {"workloads", json::array()}};
-  for (const json& w : report.at("workloads")) {
+  if (report.at("schema_version").get<int>() < readable_schema_version)
+    s["recomputed"] = "schema version " + report.at("schema_version").dump() +
+                      ": its intervals and verdicts are recomputed from its repetitions under this ioduel's rules";
+  for (const json& w : current_workloads(report)) {
     json servers = json::array();
     for (const json& r : array_field(w, "results")) servers.push_back(summarize_result(r));
     compare_groups(servers, array_field(w, "results"), text(s, "baseline", ""), s["margin"].get<double>());

@@ -81,6 +81,7 @@
     add('host', `${host.hostname || '?'}: ${host.cpu_model || '?'}, ${host.cores ?? '?'} cores, ${host.kernel || ''}`);
     add('build', `${build.compiler || '?'} ${build.build_type || ''}, Boost ${build.boost_version || '?'}`);
     add('commit', (m.git_commit || 'unknown') + (m.git_dirty ? ' (with uncommitted changes)' : ''));
+    add('verdicts', s.recomputed);
     if (m.calibration && m.calibration.server) add('noise floor', `${m.calibration.server} against itself, ${m.calibration.rounds} rounds`);
     if (r.complete === false) add('INCOMPLETE', r.incomplete_reason || 'interrupted');
     add('argv', (r.argv || []).join(' '));

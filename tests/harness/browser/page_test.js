@@ -118,9 +118,14 @@ function openLoop(d) {
       const cells = await page.$$eval('table.matrix td.cell', (tds) => tds.map((td) => ({
         workload: td.dataset.workload, server: td.dataset.server,
         ratio: td.querySelector('.ratio').textContent, verdict: td.querySelector('.verdict').textContent })));
+      // The oracle is `ioduel show --format json` of the same report
+      // (IODUEL_SUMMARY, written by run_page_test.sh): the page must say what
+      // show says, which for a report of an older schema is the comparisons
+      // made anew from its repetitions, not the verdicts it stored.
+      const oracle = process.env.IODUEL_SUMMARY ? JSON.parse(fs.readFileSync(process.env.IODUEL_SUMMARY, 'utf8')) : report;
       let compared = 0;
-      for (const w of report.workloads) {
-        const key = openLoop(w.workload) ? 'p99_us' : 'throughput_rps';
+      for (const w of oracle.workloads) {
+        const key = w.headline || (openLoop(w.workload) ? 'p99_us' : 'throughput_rps');
         for (const c of w.comparisons || []) {
           const m = (c.metrics || {})[key];
           const cell = cells.find((x) => x.workload === w.name && x.server === c.candidate);

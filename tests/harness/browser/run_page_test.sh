@@ -17,8 +17,11 @@ hostile="$out/<img src=x onerror=alert(1)><!--&amp;'\".json"
 cp "$report" "$hostile"
 "$ioduel" html "$hostile" -o "$out/hostile.html"
 started=$SECONDS
-"$node" "$here/page_test.js" "$out/page.html" "$out/page.png" "$report"
-"$node" "$here/page_test.js" "$out/hostile.html" - "$report"
+# Each page's matrix is checked against `ioduel show --format json` of its
+# first report (IODUEL_SUMMARY).
+"$ioduel" show --format json "$report" >"$out/summary.json"
+IODUEL_SUMMARY="$out/summary.json" "$node" "$here/page_test.js" "$out/page.html" "$out/page.png" "$report"
+IODUEL_SUMMARY="$out/summary.json" "$node" "$here/page_test.js" "$out/hostile.html" - "$report"
 # A sweep: three of the report's workloads renamed as the points of a
 # connections sweep, so that the sweep charts are drawn and counted.
 "$node" -e '
@@ -31,13 +34,15 @@ started=$SECONDS
   fs.writeFileSync(process.argv[2], JSON.stringify(r));
 ' "$report" "$out/sweep.json"
 "$ioduel" html "$out/sweep.json" -o "$out/sweep.html"
-"$node" "$here/page_test.js" "$out/sweep.html" - "$out/sweep.json"
+"$ioduel" show --format json "$out/sweep.json" >"$out/sweep-summary.json"
+IODUEL_SUMMARY="$out/sweep-summary.json" "$node" "$here/page_test.js" "$out/sweep.html" - "$out/sweep.json"
 # A report of schema version 3, whose histograms count nanoseconds
 # (histogram_unit): the spectrum must read them as such.
 v3="$here/../../../results/examples/example-run-v3.json"
 "$ioduel" html "$v3" -o "$out/v3.html"
-"$node" "$here/page_test.js" "$out/v3.html" - "$v3"
+"$ioduel" show --format json "$v3" >"$out/v3-summary.json"
+IODUEL_SUMMARY="$out/v3-summary.json" "$node" "$here/page_test.js" "$out/v3.html" - "$v3"
 # Before and after: the same report twice.
 "$ioduel" html "$report" "$hostile" -o "$out/before-after.html"
-"$node" "$here/page_test.js" "$out/before-after.html" - "$report" "$report"
+IODUEL_SUMMARY="$out/summary.json" "$node" "$here/page_test.js" "$out/before-after.html" - "$report" "$report"
 echo "browser test: $((SECONDS - started)) s; screenshot $out/page.png"

@@ -23,7 +23,8 @@ json flawed_report() {
   saturated.saturated = {true, false, true};
   auto invalid = t::scaled(t::typical(), 0.9, 1.0, 1.0);
   invalid.invalid = {false, true};
-  json report = t::report({{"pingpong", {{"reactor", saturated}, {"proactor", invalid}}}});
+  // Of the current schema, so that its comparisons are shown as written.
+  json report = t::report({{"pingpong", {{"reactor", saturated}, {"proactor", invalid}}}}, readable_schema_version);
   report["complete"] = false;
   report["incomplete_reason"] = "interrupted by SIGINT";
   report["workloads"][0]["comparisons"] = json::array(
@@ -122,6 +123,47 @@ BOOST_AUTO_TEST_CASE(command_reads_the_example_report) {
   const json s = json::parse(json_text.str());
   BOOST_TEST(s.at("kind") == "ioduel-summary");
   BOOST_TEST(!s.at("workloads").empty());
+}
+
+// A schema 1 report's stored verdicts came from rules this ioduel no longer
+// keeps (an unpaired bootstrap that called 3 repetitions "faster" whenever
+// the sets did not overlap): show makes the summaries and comparisons anew
+// from the repetitions and says so; a current report is read as written.
+BOOST_AUTO_TEST_CASE(older_reports_get_their_verdicts_made_anew) {
+  t::samples three = t::typical();
+  three.throughput.resize(3);
+  three.p50.resize(3);
+  three.p99.resize(3);
+  three.p99_9.resize(3);
+  three.cpu.resize(3);
+  json old = t::report({{"pingpong", {{"reactor", three}, {"proactor", t::scaled(three, 1.2, 1.0, 1.0)}}}}, 1);
+  old["workloads"][0]["comparisons"] = json::array(
+      {{{"candidate", "proactor"},
+        {"baseline", "reactor"},
+        {"metrics",
+         {{"throughput_rps",
+           {{"ratio", 1.2}, {"ci95", {{"low", 1.1}, {"high", 1.3}}}, {"verdict", "faster"},
+            {"higher_is_better", true}, {"reason", nullptr}}}}}}});
+  const json s = summarize_report(old, "old.json");
+  BOOST_TEST(has(s.at("recomputed").get<std::string>(), "schema version 1"));
+  const json& c = s.at("workloads").at(0).at("comparisons").at(0);
+  BOOST_TEST(c.at("candidate") == "proactor");
+  const json& tp = c.at("metrics").at("throughput_rps");
+  BOOST_TEST(tp.at("ratio").get<double>() == 1.2, tp.dump());
+  BOOST_TEST(tp.at("verdict") != "faster", tp.dump());
+  BOOST_TEST(has(tp.dump(), "rounds"), tp.dump());
+  std::ostringstream text;
+  print_summary(s, text);
+  BOOST_TEST(has(text.str(), "recomputed from its repetitions"), text.str());
+  BOOST_TEST(!has(text.str(), "no significant difference"), text.str());
+
+  // The same figures under the current schema keep what was written.
+  json current = old;
+  current["schema_version"] = readable_schema_version;
+  const json kept = summarize_report(current, "new.json");
+  BOOST_TEST(!kept.contains("recomputed"));
+  BOOST_TEST(kept.at("workloads").at(0).at("comparisons").at(0).at("metrics").at("throughput_rps").at("verdict") ==
+             "faster");
 }
 
 BOOST_AUTO_TEST_CASE(command_refuses_with_a_message) {
