@@ -95,6 +95,9 @@
       if (s.status !== 'ok') ul.append(el('li', {}, `${s.server}: ${s.status}` + (s.status_reason ? ` (${s.status_reason})` : '')));
       for (const why of s.invalid_reasons || []) ul.append(el('li', {}, `${s.server}: invalid ${why}`));
       if (s.generator_saturated > 0) ul.append(el('li', {}, `${s.server}: the load generator was saturated in ${s.generator_saturated} of ${s.repetitions} repetitions (${(s.saturated_reasons || []).join('; ')}): its figures may be the harness's limit`));
+      // show's words (show_tables.cpp): a busy machine or a drifting window.
+      if (s.busy_repetitions > 0) ul.append(el('li', {}, `${s.server}: the machine was busy in ${s.busy_repetitions} of ${s.repetitions} repetitions (other processes used up to ${Number(s.most_other_cpu_cores || 0).toFixed(2)} cores, or the hypervisor took over 10%): its figures carry their noise`));
+      if (s.drifting_repetitions > 0) ul.append(el('li', {}, `${s.server}: throughput or p50 drifted across the window in ${s.drifting_repetitions} of ${s.repetitions} repetitions (not stationary)`));
       if (s.rate_shortfall) ul.append(el('li', {}, `${s.server}: rate shortfall, achieved ${(s.rate_shortfall.fraction * 100).toFixed(1)}% less than the offered ${fmt(s.offered_rps)} req/s`));
     }
     return ul.childNodes.length ? ul : null;

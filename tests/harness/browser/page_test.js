@@ -139,6 +139,21 @@ function openLoop(d) {
       }
       check(compared > 0, 'no matrix cell was compared with the report');
 
+      // Every flag show gives a server is on the page: one item per busy,
+      // drifting, saturated or short-of-rate server (IODUEL_SUMMARY's counts).
+      if (process.env.IODUEL_SUMMARY) {
+        const items = await page.$$eval('ul.flags li', (lis) => lis.map((li) => li.textContent));
+        const expect = (what, pick) => {
+          const want = oracle.workloads.reduce((n, w) => n + w.servers.filter(pick).length, 0);
+          const got = items.filter((t) => t.includes(what)).length;
+          check(got === want, `${want} "${what}" flags expected, ${got} on the page`);
+        };
+        expect('the machine was busy', (s) => s.busy_repetitions > 0);
+        expect('drifted across the window', (s) => s.drifting_repetitions > 0);
+        expect('the load generator was saturated', (s) => s.generator_saturated > 0);
+        expect('rate shortfall', (s) => s.rate_shortfall);
+      }
+
       // The first spectrum's median (x = 1/(1-p) = 10^0.3, p = 49.9%) is the
       // report's p50 for that server, to within the merging of repetitions:
       // a histogram read in the wrong unit (ns as us) would be 1000 times off.
