@@ -367,6 +367,7 @@ json summarize_report(const json& report, const std::string& name) {
                               {"file", w.value("file", json())},
                               {"open_loop", open_loop},
                               {"headline", open_loop ? "p99_us" : "throughput_rps"},
+                              {"rounds", w.value("rounds", json())},
                               {"servers", std::move(servers)},
                               {"comparisons", array_field(w, "comparisons")}});
   }

@@ -162,6 +162,28 @@ void print_uncorrected(const json& servers, std::ostream& out) {
     out << wrap("p99 us from the actual send (coordinated omission left in): " + line, 2);
 }
 
+// With --until-width: how many rounds the workload ran and which rule
+// ended them (the header gives only the rounds planned before it).
+void print_length(const json& length, std::ostream& out) {
+  if (!length.is_object()) return;
+  const auto percent = [](double fraction) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.3g%%", fraction * 100);
+    return std::string(buf);
+  };
+  std::string line = length.value("rounds", json()).dump() + " rounds (--until-width " +
+                     percent(length.value("until_width", 0.0)) + ", --max-repeat " +
+                     length.value("max_repeat", json()).dump() + "): " + text(length, "stopped", "?");
+  const json& widest = length.value("widest", json());
+  if (widest.is_object()) {
+    const json width = widest.value("width", json());
+    line += "; the widest headline interval, " + text(widest, "what", "?") + ", is " +
+            (width.is_number() ? percent(width.get<double>()) : std::string("not yet")) +
+            " wide";
+  }
+  out << wrap(line, 0);
+}
+
 }  // namespace
 
 void print_details(const json& s, std::ostream& out, const show_options& o) {
@@ -170,6 +192,7 @@ void print_details(const json& s, std::ostream& out, const show_options& o) {
     out << "\n== " << w.value("name", "");
     if (const json file = w.value("file", json()); file.is_string()) out << " (" << file.get<std::string>() << ")";
     out << "\n";
+    print_length(w.value("rounds", json()), out);
     print_servers(w.at("servers"), out);
     print_uncorrected(w.at("servers"), out);
     print_comparisons(w.at("comparisons"), w.at("servers"), out, o);

@@ -410,6 +410,12 @@
   for (const w of lastEntry.report.command === 'capacity' ? [] : lastEntry.summary.workloads) {
     const section = el('section', { class: 'workload', 'data-workload': w.name },
       el('h2', {}, `${w.name}` + (w.file ? ` (${w.file})` : '')));
+    if (w.rounds) {
+      // --until-width: the rounds run and the rule that ended them (show's words).
+      const r = w.rounds, pct = (x) => `${Number((x * 100).toPrecision(3))}%`;
+      const widest = r.widest ? `; the widest headline interval, ${r.widest.what}, is ${r.widest.width == null ? 'not yet' : pct(r.widest.width)} wide` : '';
+      section.append(el('p', { class: 'note rounds' }, `${r.rounds} rounds (--until-width ${pct(r.until_width)}, --max-repeat ${r.max_repeat}): ${r.stopped}${widest}`));
+    }
     const f = flags(w);
     if (f) section.append(f);
     if (entries.length === 1) section.append(figuresTable(w));

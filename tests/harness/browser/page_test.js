@@ -152,6 +152,12 @@ function openLoop(d) {
         expect('drifted across the window', (s) => s.drifting_repetitions > 0);
         expect('the load generator was saturated', (s) => s.generator_saturated > 0);
         expect('rate shortfall', (s) => s.rate_shortfall);
+        // --until-width: each workload's rounds and why they stopped, as show prints them.
+        const rounds = await page.$$eval('section.workload p.rounds', (ps) => ps.map((p) => p.textContent));
+        const want = oracle.workloads.filter((w) => w.rounds).map((w) =>
+          `${w.rounds.rounds} rounds (--until-width ${Number((w.rounds.until_width * 100).toPrecision(3))}%, --max-repeat ${w.rounds.max_repeat}): ${w.rounds.stopped}`);
+        check(rounds.length === want.length && want.every((t, i) => rounds[i].startsWith(t)),
+          `rounds lines ${JSON.stringify(rounds)}, expected ${JSON.stringify(want)}`);
       }
 
       // The first spectrum's median (x = 1/(1-p) = 10^0.3, p = 49.9%) is the

@@ -31,6 +31,9 @@ IODUEL_SUMMARY="$out/summary.json" "$node" "$here/page_test.js" "$out/hostile.ht
   r.workloads = r.workloads.filter((w) => !w.workload.groups || w.workload.groups.every((g) => g.loop !== "open")).slice(0, 3);
   r.workloads.forEach((w, i) => { w.name = "pingpong/connections=" + (i + 1) * 10; });
   r.sweep = { parameter: "connections", values: [10, 20, 30] };
+  // As --until-width records it, so that the page must say how many rounds ran and why.
+  r.workloads[0].rounds = { rounds: 9, until_width: 0.05, max_repeat: 20,
+                            widest: { what: "proactor p99_us", width: 0.042 }, stopped: "width reached" };
   fs.writeFileSync(process.argv[2], JSON.stringify(r));
 ' "$report" "$out/sweep.json"
 "$ioduel" html "$out/sweep.json" -o "$out/sweep.html"

@@ -166,6 +166,21 @@ BOOST_AUTO_TEST_CASE(older_reports_get_their_verdicts_made_anew) {
              "faster");
 }
 
+// With --until-width the rounds actually run and the rule that ended them
+// are on screen: the header gives only the rounds planned.
+BOOST_AUTO_TEST_CASE(until_width_says_how_many_rounds_and_why) {
+  json report = t::report({{"pingpong", {{"reactor", t::typical()}, {"proactor", t::typical()}}}}, readable_schema_version);
+  report["workloads"][0]["rounds"] = {{"rounds", 9},
+                                      {"until_width", 0.05},
+                                      {"max_repeat", 20},
+                                      {"widest", {{"what", "proactor p99_us"}, {"width", 0.042}}},
+                                      {"stopped", "width reached"}};
+  std::ostringstream text;
+  print_summary(summarize_report(report, "w.json"), text);
+  BOOST_TEST(has(text.str(), "9 rounds (--until-width 5%, --max-repeat 20): width reached"), text.str());
+  BOOST_TEST(has(text.str(), "p99_us, is 4.2% wide"), text.str());
+}
+
 BOOST_AUTO_TEST_CASE(command_refuses_with_a_message) {
   std::ostringstream out, err;
   BOOST_TEST(run_show("/nonexistent/report.json", false, out, err) == 1);
