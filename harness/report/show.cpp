@@ -311,10 +311,14 @@ namespace {
 // contradict the legend.  Their repetitions are as in version 3, so the
 // summaries and comparisons are made anew here, under this ioduel's rules,
 // as `compare` does; a report of the current schema is read as written.
+bool stored_under_older_rules(const json& report) {
+  return report.at("schema_version").get<int>() < readable_schema_version;
+}
+
 json current_workloads(const json& report) {
   json workloads = report.at("workloads");
-  if (report.at("schema_version").get<int>() >= readable_schema_version) return workloads;
-  const std::string baseline = report.value("baseline", json()).is_string() ? report.at("baseline").get<std::string>() : "";
+  if (!stored_under_older_rules(report)) return workloads;
+  const std::string baseline = text(report, "baseline", "");
   const double margin = report.value("margin", 0.03);
   bool compared = false;
   for (json& w : workloads) {
@@ -355,7 +359,7 @@ json summarize_report(const json& report, const std::string& name) {
             {"baseline", report.value("baseline", json())},
             {"margin", report.value("margin", 0.03)},
             {"workloads", json::array()}};
-  if (report.at("schema_version").get<int>() < readable_schema_version)
+  if (stored_under_older_rules(report))
     s["recomputed"] = "schema version " + report.at("schema_version").dump() +
                       ": its intervals and verdicts are recomputed from its repetitions under this ioduel's rules";
   for (const json& w : current_workloads(report)) {

@@ -17,11 +17,16 @@ hostile="$out/<img src=x onerror=alert(1)><!--&amp;'\".json"
 cp "$report" "$hostile"
 "$ioduel" html "$hostile" -o "$out/hostile.html"
 started=$SECONDS
-# Each page's matrix is checked against `ioduel show --format json` of its
-# first report (IODUEL_SUMMARY).
-"$ioduel" show --format json "$report" >"$out/summary.json"
-IODUEL_SUMMARY="$out/summary.json" "$node" "$here/page_test.js" "$out/page.html" "$out/page.png" "$report"
-IODUEL_SUMMARY="$out/summary.json" "$node" "$here/page_test.js" "$out/hostile.html" - "$report"
+# check_page PAGE SCREENSHOT|- REPORT [AFTER]: page_test.js, with the page's
+# matrix and flags checked against `ioduel show --format json` of REPORT
+# (IODUEL_SUMMARY).
+check_page() {
+  local summary="${1%.html}-summary.json"
+  "$ioduel" show --format json "$3" >"$summary"
+  IODUEL_SUMMARY="$summary" "$node" "$here/page_test.js" "$@"
+}
+check_page "$out/page.html" "$out/page.png" "$report"
+check_page "$out/hostile.html" - "$report"
 # A sweep: three of the report's workloads renamed as the points of a
 # connections sweep, so that the sweep charts are drawn and counted.
 "$node" -e '
@@ -37,15 +42,13 @@ IODUEL_SUMMARY="$out/summary.json" "$node" "$here/page_test.js" "$out/hostile.ht
   fs.writeFileSync(process.argv[2], JSON.stringify(r));
 ' "$report" "$out/sweep.json"
 "$ioduel" html "$out/sweep.json" -o "$out/sweep.html"
-"$ioduel" show --format json "$out/sweep.json" >"$out/sweep-summary.json"
-IODUEL_SUMMARY="$out/sweep-summary.json" "$node" "$here/page_test.js" "$out/sweep.html" - "$out/sweep.json"
+check_page "$out/sweep.html" - "$out/sweep.json"
 # A report of schema version 3, whose histograms count nanoseconds
 # (histogram_unit): the spectrum must read them as such.
 v3="$here/../../../results/examples/example-run-v3.json"
 "$ioduel" html "$v3" -o "$out/v3.html"
-"$ioduel" show --format json "$v3" >"$out/v3-summary.json"
-IODUEL_SUMMARY="$out/v3-summary.json" "$node" "$here/page_test.js" "$out/v3.html" - "$v3"
+check_page "$out/v3.html" - "$v3"
 # Before and after: the same report twice.
 "$ioduel" html "$report" "$hostile" -o "$out/before-after.html"
-IODUEL_SUMMARY="$out/summary.json" "$node" "$here/page_test.js" "$out/before-after.html" - "$report" "$report"
+check_page "$out/before-after.html" - "$report" "$report"
 echo "browser test: $((SECONDS - started)) s; screenshot $out/page.png"
