@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "harness/report/report_reader.hpp"
+#include "harness/measure/paired.hpp"
 #include "harness/measure/statistics.hpp"
 
 namespace ioduel::harness {
@@ -33,15 +34,23 @@ json calibration_summary(const json& report) {
     std::vector<double> widths;
     std::string widest_in;
     double widest = 0;
-    int compared = 0, false_verdicts = 0, same = 0;
+    int compared = 0, barred = 0, false_verdicts = 0, same = 0;
     for (const json& w : array_field(report, "workloads")) {
       for (const json& c : array_field(w, "comparisons")) {
         const json& row = object_field(object_field(c, "metrics"), m.key);
         if (row.empty() || row.value("rounds", 0) == 0 || !row.value("p_beyond", json()).is_number()) continue;
-        ++compared;
         const std::string v = row.value("verdict", "");
-        false_verdicts += v == "faster" || v == "slower";
-        same += v == "same";
+        // A row that could carry no verdict (too few rounds, or resting on a
+        // saturated generator) says nothing of the false-verdict rate: counting
+        // it would make "0 false" read better than the machine deserves.  Its
+        // interval still shows the noise, so its width counts.
+        if (row.value("rounds", 0) < static_cast<int>(min_rounds_for_verdict) || v == "generator_bound") {
+          ++barred;
+        } else {
+          ++compared;
+          false_verdicts += v == "faster" || v == "slower";
+          same += v == "same";
+        }
         const json& ci = row.value("ci95", json());
         const json& ratio = row.value("ratio", json());
         if (ci.is_object() && ratio.is_number() && ratio.get<double>() > 0) {
@@ -54,8 +63,11 @@ json calibration_summary(const json& report) {
         }
       }
     }
-    workloads = std::max<std::size_t>(workloads, static_cast<std::size_t>(compared));
-    json entry = {{"comparisons", compared}, {"false_verdicts", false_verdicts}, {"same", same},
+    workloads = std::max<std::size_t>(workloads, static_cast<std::size_t>(compared + barred));
+    json entry = {{"comparisons", compared},
+                  {"no_verdict_possible", barred},
+                  {"false_verdicts", compared > 0 ? json(false_verdicts) : json(nullptr)},
+                  {"same", compared > 0 ? json(same) : json(nullptr)},
                   {"median_width", nullptr}, {"widest", nullptr}, {"widest_workload", nullptr},
                   {"resolves_beyond", nullptr}};
     if (!widths.empty()) {
@@ -83,20 +95,25 @@ void print_calibration(const json& s, std::ostream& out) {
                   " against itself, " + s.value("rounds", json()).dump() + " rounds, " +
                   s.value("workloads", json()).dump() + " workload(s); every faster/slower here is false",
               0);
-  out << row_end(cell("metric", 12) + cell("compared", 8, true) + cell("false", 6, true) +
+  const auto count = [](const json& v) { return v.is_number() ? v.dump() : std::string("-"); };
+  out << row_end(cell("metric", 12) + cell("compared", 8, true) + cell("n/a", 4, true) + cell("false", 6, true) +
                  cell("same", 5, true) + cell("median CI", 10, true) + cell("widest CI", 10, true) +
                  cell("resolves", 9, true) + "  widest in");
   for (const auto& m : report_metrics()) {
     const json& e = object_field(object_field(s, "metrics"), m.key);
     if (e.empty()) continue;
     const json& where = e.value("widest_workload", json());
-    out << row_end(cell(m.label, 12) + cell(e.value("comparisons", json()).dump(), 8, true) +
-                   cell(e.value("false_verdicts", json()).dump(), 6, true) +
-                   cell(e.value("same", json()).dump(), 5, true) + cell(pct(e.value("median_width", json())), 10, true) +
+    out << row_end(cell(m.label, 12) + cell(count(e.value("comparisons", json())), 8, true) +
+                   cell(count(e.value("no_verdict_possible", json())), 4, true) +
+                   cell(count(e.value("false_verdicts", json())), 6, true) +
+                   cell(count(e.value("same", json())), 5, true) + cell(pct(e.value("median_width", json())), 10, true) +
                    cell(pct(e.value("widest", json())), 10, true) +
                    cell(pct(e.value("resolves_beyond", json())), 9, true) + "  " +
                    (where.is_string() ? where.get<std::string>() : "-"));
   }
+  out << wrap("n/a: comparisons that could carry no verdict (fewer than " + std::to_string(min_rounds_for_verdict) +
+                  " rounds, or the load generator was saturated); they count in the widths, not in false or same",
+              0);
   out << wrap("resolves: the smallest difference a comparison with the median interval width gets a "
               "verdict for, beyond the margin of " + pct(s.value("margin", json())),
               0);

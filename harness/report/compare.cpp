@@ -83,13 +83,42 @@ std::optional<json> compare_metric(const report_metric& m, const side& candidate
   return row;
 }
 
+// The names of a result's groups, from its repetitions; none when it has
+// fewer than two (one group is the whole workload).
+std::vector<std::string> group_names(const json& result) {
+  std::vector<std::string> names;
+  for (const json& rep : array_field(result, "repetitions")) {
+    const json& gs = array_field(rep, "groups");
+    for (std::size_t i = names.size(); i < gs.size(); ++i)
+      names.push_back(gs[i].value("name", "group " + std::to_string(i + 1)));
+  }
+  if (names.size() < 2) names.clear();
+  return names;
+}
+
 // With `open_loop`, throughput is the workload's rate, not a result: no row.
+// Then each group's rows (the hog workload's point is its light group), on
+// the group's own figures in every repetition; the server's CPU is not per
+// group.  They carry "group" and stay outside the report-wide correction, as
+// show's group rows do: their verdicts are the interval's alone.
 void add_rows(json& rows, const side& candidate, const side& baseline, bool paired, double margin,
               bool open_loop) {
   for (const auto& m : report_metrics()) {
     if (open_loop && m.key == "throughput_rps") continue;
     if (auto row = compare_metric(m, candidate, baseline, paired, margin)) rows.push_back(std::move(*row));
   }
+  const std::vector<std::string> groups = group_names(candidate.result);
+  if (groups.size() != group_names(baseline.result).size()) return;
+  for (std::size_t i = 0; i < groups.size(); ++i)
+    for (const auto& m : report_metrics()) {
+      if (m.key == "server_cpu_us_per_request" || (open_loop && m.key == "throughput_rps")) continue;
+      const std::string pointer = "/groups/" + std::to_string(i) + std::string(m.pointer);
+      const report_metric per_group{m.key, m.label, pointer, m.higher_is_better};
+      if (auto row = compare_metric(per_group, candidate, baseline, paired, margin)) {
+        (*row)["group"] = groups[i];
+        rows.push_back(std::move(*row));
+      }
+    }
 }
 
 // The first place where two workload definitions differ ("groups/1/rate:
@@ -250,23 +279,6 @@ json report_info(const named_report& r) {
           {"git_commit", m.value("git_commit", json())}};
 }
 
-std::string describe(const json& info) {
-  std::string s = info.value("name", "");
-  std::string details;
-  for (const char* key : {"started_at", "host", "git_commit"})
-    if (const json v = info.value(key, json()); v.is_string())
-      details += (details.empty() ? "" : ", ") +
-                 (std::string(key) == "git_commit" ? "commit " + v.get<std::string>().substr(0, 10)
-                                                  : v.get<std::string>());
-  return details.empty() ? s : s + " (" + details + ")";
-}
-
-
-std::string median_text(const json& s) {
-  const json m = s.value("median", json());
-  return m.is_number() ? format_number(m.get<double>()) : "-";
-}
-
 }  // namespace
 
 json compare_reports(std::span<const named_report> reports, double margin) {
@@ -301,66 +313,11 @@ json compare_reports(std::span<const named_report> reports, double margin) {
   std::vector<json*> rows;
   for (json& w : out["workloads"])
     if (w.contains("rows"))
-      for (json& row : w["rows"]) rows.push_back(&row);
+      for (json& row : w["rows"])
+        if (!row.contains("group")) rows.push_back(&row);
   correct_verdicts(rows);
   out["fdr_level"] = fdr_level;
   return out;
-}
-
-void print_comparison(const json& c, std::ostream& out) {
-  const bool servers = c.value("mode", "") == "servers";
-  const json& reports = c.at("reports");
-  char margin[16];
-  std::snprintf(margin, sizeof margin, "%g%%", c.value("margin", 0.03) * 100);
-  if (servers) {
-    out << wrap("servers of " + describe(reports.at(0)), 0)
-        << "baseline: " << c.value("baseline", "") << "; ratio = server / baseline, round by round\n"
-        << "faster/slower: better/worse than the baseline by more than " << margin
-        << ", 95% confident; same: within " << margin << "\n";
-  } else {
-    out << wrap("before: " + describe(reports.at(0)), 0)
-        << wrap("after:  " + describe(reports.at(1)), 0) << "ratio = after / before\n"
-        << "faster/slower: after is better/worse than before by more than " << margin
-        << ", 95% confident; same: within " << margin << "\n";
-  }
-
-  for (const json& w : c.at("workloads")) {
-    out << "\n== " << w.value("name", "") << "\n";
-    if (const json why = w.value("not_comparable", json()); why.is_string()) {
-      out << wrap("not comparable: " + why.get<std::string>(), 2);
-      continue;
-    }
-    // Server names in full: the column is as wide as the longest.
-    std::size_t server_w = 6;
-    for (const json& row : w.at("rows"))
-      server_w = std::max(server_w, row.at("candidate").value("server", "").size());
-    out
-        << cell("server", server_w) << cell("metric", 10) << cell(servers ? "baseline" : "before", 9, true)
-        << cell(servers ? "server" : "after", 9, true) << cell("ratio", 6, true)
-        << cell("95% CI", 16) << "verdict\n";
-    std::string previous;
-    std::set<std::string> reasons;
-    for (const json& row : w.at("rows")) {
-      const std::string server = row.at("candidate").value("server", "");
-      const json ci = row.value("ci95", json());
-      std::optional<interval> ci95;
-      if (ci.is_object()) ci95 = interval{ci.value("low", 0.0), ci.value("high", 0.0)};
-      const json ratio = row.value("ratio", json());
-      const auto ratio_value =
-          ratio.is_number() ? std::optional(ratio.get<double>()) : std::nullopt;
-      out << row_end(cell(server == previous ? "" : server, server_w) + cell(row.value("label", ""), 10) +
-                     cell(median_text(row.at("baseline")), 9, true) +
-                     cell(median_text(row.at("candidate")), 9, true) +
-                     cell(format_ratio(ratio_value), 6, true) + cell(format_interval(ci95), 16) +
-                     words(row.value("verdict", "")));
-      previous = server;
-      if (const json reason = row.value("reason", json()); reason.is_string())
-        reasons.insert(reason.get<std::string>());
-    }
-    for (const auto& reason : reasons) out << wrap("why: " + reason, 2);
-  }
-  if (!c.at("notes").empty()) out << "\n";
-  for (const json& note : c.at("notes")) out << wrap("note: " + note.get<std::string>(), 2);
 }
 
 int run_compare(std::span<const std::string> paths, const std::string& format, std::ostream& out,

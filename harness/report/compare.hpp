@@ -34,7 +34,11 @@ struct named_report {
 //       "rows": [ { "metric", "label", "higher_is_better",
 //         "baseline":  { "report", "server", "median", "samples" },
 //         "candidate": { "report", "server", "median", "samples" },
-//         "ratio", "ci95": { "low", "high" } | null, "level", "verdict", "reason" } ] } ] }
+//         "ratio", "ci95": { "low", "high" } | null, "level", "verdict", "reason",
+//         "group" (only on a group's rows) } ] } ] }
+// A workload with two or more groups also gets each group's rows (every
+// metric but the server's CPU, on the group's own figures); they stay
+// outside the report-wide correction, so their verdict is the interval's.
 // "verdict" is faster, slower, same, undetermined or generator_bound (a
 // repetition compared had a saturated load generator); "reason" says why it
 // is undetermined.  Throws std::runtime_error with a message for the user

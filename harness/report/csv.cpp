@@ -115,7 +115,7 @@ void write_summary_csv(const json& s, std::ostream& out) {
 }
 
 void write_comparison_csv(const json& c, std::ostream& out) {
-  out << csv_row({"mode", "workload", "not_comparable", "metric", "higher_is_better", "baseline_report",
+  out << csv_row({"mode", "workload", "group", "not_comparable", "metric", "higher_is_better", "baseline_report",
                   "baseline_server", "baseline_median", "baseline_samples", "candidate_report",
                   "candidate_server", "candidate_median", "candidate_samples", "ratio", "ratio_low",
                   "ratio_high", "level", "rounds", "verdict", "interval_verdict", "p_value",
@@ -124,13 +124,14 @@ void write_comparison_csv(const json& c, std::ostream& out) {
   for (const json& w : array_field(c, "workloads")) {
     const std::string name = w.value("name", "");
     if (const json& why = at(w, "not_comparable"); why.is_string()) {
-      std::vector<std::string> f(23);
-      f[0] = mode, f[1] = name, f[2] = why.get<std::string>();
+      std::vector<std::string> f(24);
+      f[0] = mode, f[1] = name, f[3] = why.get<std::string>();
       out << csv_row(f);
       continue;
     }
     for (const json& row : array_field(w, "rows")) {
-      std::vector<std::string> f = {mode, name, "", value(at(row, "metric")), value(at(row, "higher_is_better"))};
+      std::vector<std::string> f = {mode, name, value(at(row, "group")), "", value(at(row, "metric")),
+                                    value(at(row, "higher_is_better"))};
       for (const char* side : {"baseline", "candidate"})
         for (const char* k : {"report", "server", "median", "samples"}) f.push_back(value(at(at(row, side), k)));
       f.push_back(value(at(row, "ratio")));

@@ -25,7 +25,8 @@ std::string csv_row(const std::vector<std::string>& fields);
 // shortfall and the uncorrected open-loop p99.
 void write_summary_csv(const nlohmann::json& summary, std::ostream& out);
 
-// From a comparison (harness/report/compare.hpp): one row per workload, server and metric.
+// From a comparison (harness/report/compare.hpp): one row per workload, server
+// (x group) and metric; `group` is empty on a server's own rows.
 void write_comparison_csv(const nlohmann::json& comparison, std::ostream& out);
 
 }  // namespace ioduel::harness

@@ -40,13 +40,19 @@ bool color_wanted(int fd);
 //     "incomplete_reason", "started_at", "duration_s", "host", "build", "git_commit",
 //     "repetitions", "baseline", "margin",
 //     "workloads": [ { "name", "file", "open_loop", "headline" (a metric key),
+//       "rounds" (with --until-width: the report's rounds object plus "line",
+//         the sentence show and the page print),
 //       "servers": [ { "server", "status", "status_reason", "repetitions",
 //         "valid_repetitions", "throughput_rps", "p50_us", "p99_us", "p99_9_us",
 //         "server_cpu_us_per_request" (the report's estimates: median, ci95, reason),
 //         "uncorrected_p99_us" (open loop: the estimate of latency_uncorrected_us.p99),
 //         "peak_rss_bytes" (median over repetitions), "errors" (sum over
 //         repetitions), "invalid_reasons", "generator_saturated" (repetitions
-//         saturated), "saturated_reasons",
+//         saturated), "saturated_reasons", "busy_repetitions",
+//         "most_other_cpu_cores", "drifting_repetitions",
+//         "flags": [ { "kind", "text" } ] (the sentences show prints after "! "
+//           and the page lists; kind is status, invalid, rate_shortfall, busy,
+//           drifting or generator_saturated),
 //         "groups": [ { "name", "throughput_rps", "p50_us", "p99_us", "p99_9_us"
 //           (estimates over the valid repetitions), "vs_baseline" (not on the
 //           baseline): { metric: { "ratio", "ci95", "interval_verdict",

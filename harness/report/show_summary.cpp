@@ -149,12 +149,25 @@ void print_matrix(const json& s, std::ostream& out, const show_options& o) {
         return format_ratio(number(c, "ratio")) + " " + verdict_mark(c.value("verdict", ""));
     return std::nullopt;
   };
-  // Each column as wide as its name or its widest cell: seven servers still
-  // fit a wide terminal.
+  // Each column as wide as its name or its widest cell.
   std::vector<std::size_t> widths;
   for (std::size_t i = 0; i < servers.size(); ++i) {
     widths.push_back(servers[i].size() + (i == 0 ? 11 : 0));  // " (baseline)"
     for (const json& r : rows) widths[i] = std::max(widths[i], content(r, i).value_or("-").size());
+  }
+  // Columns in blocks that each fit 100 columns (seven servers with full
+  // names do not fit one): the workload and metric repeat in every block,
+  // the baseline's median only in the first.
+  constexpr std::size_t max_width = 99;
+  const std::size_t lead = name_w + metric_w + 2;
+  std::vector<std::pair<std::size_t, std::size_t>> blocks;  // [first, last) of servers
+  for (std::size_t i = 0, width = lead; i < servers.size(); ++i) {
+    if (blocks.empty() || (width + widths[i] + 1 > max_width && blocks.back().second > blocks.back().first)) {
+      blocks.emplace_back(i, i);
+      width = lead;
+    }
+    width += widths[i] + 1;
+    blocks.back().second = i + 1;
   }
 
   char pct[16];
@@ -163,32 +176,34 @@ void print_matrix(const json& s, std::ostream& out, const show_options& o) {
       << wrap(std::string("cell: server / ") + baseline + " of " +
                   (o.metric.empty() ? "req/s, or p99 us where the workload sets its rate (open loop)"
                                     : std::string(metric_key(o.metric))) +
-                  "; the baseline's own median in its column",
+                  ", the paired rounds' Hodges-Lehmann ratio (not a ratio of medians); the baseline's own "
+                  "median in its column",
               0)
       << wrap(std::string("faster/slower: beyond ") + pct +
                   " at 95% after the report-wide correction; same: within; ? undetermined",
-              0)
-      << "\n";
-  std::string head = cell("workload", name_w) + cell("metric", metric_w);
-  for (std::size_t i = 0; i < servers.size(); ++i)
-    head += cell(i == 0 ? servers[i] + " (baseline)" : servers[i], widths[i]);
-  out << row_end(head);
-  for (const json& r : rows) {
-    std::string line = cell(r.value("workload", ""), name_w) + cell(r.value("label", ""), metric_w);
-    line += cell(*content(r, 0), widths[0]);
-    for (std::size_t i = 1; i < servers.size(); ++i) {
-      const auto text = content(r, i);
-      std::string padded = cell(text.value_or("-"), widths[i]);
-      if (text && o.color) {
-        std::string v;
-        for (const json& c : r["cells"])
-          if (c.value("server", "") == servers[i]) v = c.value("verdict", "");
-        // Colour codes take no columns: pad the visible text, then wrap it.
-        padded = colour_of(v) + *text + "\033[0m" + padded.substr(text->size());
+              0);
+  for (const auto& [first, last] : blocks) {
+    out << "\n";
+    std::string head = cell("workload", name_w) + cell("metric", metric_w);
+    for (std::size_t i = first; i < last; ++i)
+      head += cell(i == 0 ? servers[i] + " (baseline)" : servers[i], widths[i]);
+    out << row_end(head);
+    for (const json& r : rows) {
+      std::string line = cell(r.value("workload", ""), name_w) + cell(r.value("label", ""), metric_w);
+      for (std::size_t i = first; i < last; ++i) {
+        const auto text = content(r, i);
+        std::string padded = cell(text.value_or("-"), widths[i]);
+        if (i > 0 && text && o.color) {
+          std::string v;
+          for (const json& c : r["cells"])
+            if (c.value("server", "") == servers[i]) v = c.value("verdict", "");
+          // Colour codes take no columns: pad the visible text, then wrap it.
+          padded = colour_of(v) + *text + "\033[0m" + padded.substr(text->size());
+        }
+        line += padded;
       }
-      line += padded;
+      out << row_end(line);
     }
-    out << row_end(line);
   }
   out << "\n";
   for (const json& r : rows) out << wrap(r.value("line", ""), 0);

@@ -105,50 +105,8 @@ void print_comparisons(const json& comparisons, const json& servers, std::ostrea
 }
 
 void print_flags(const json& servers, std::ostream& out) {
-  for (const json& s : servers) {
-    const std::string name = s.value("server", "");
-    const std::string status = s.value("status", "");
-    if (status != "ok") {
-      std::string text = "! " + name + ": " + status;
-      if (const json why = s.value("status_reason", json()); why.is_string())
-        text += " (" + why.get<std::string>() + ")";
-      out << wrap(text, 2);
-    }
-    for (const json& reason : array_field(s, "invalid_reasons"))
-      out << wrap("! " + name + ": invalid " + reason.get<std::string>(), 2);
-    if (const json& short_by = s["rate_shortfall"]; short_by.is_object()) {
-      char text[200];
-      std::snprintf(text, sizeof text,
-                    "! %s: achieved %.1f%% less than the offered %s req/s (median %s req/s), so its "
-                    "latency was measured at a load it did not carry",
-                    name.c_str(), short_by.value("fraction", 0.0) * 100,
-                    format_number(number(s, "offered_rps")).c_str(),
-                    format_number(number(short_by, "achieved_rps")).c_str());
-      out << wrap(text, 2);
-    }
-    if (const int n = s.value("busy_repetitions", 0); n > 0) {
-      char text[240];
-      std::snprintf(text, sizeof text,
-                    "! %s: the machine was busy in %d of %s repetitions (other processes used up to %.2f "
-                    "cores, or the hypervisor took over 10%%): its figures carry their noise",
-                    name.c_str(), n, s.value("repetitions", json()).dump().c_str(),
-                    s.value("most_other_cpu_cores", 0.0));
-      out << wrap(text, 2);
-    }
-    if (const int n = s.value("drifting_repetitions", 0); n > 0)
-      out << wrap("! " + name + ": throughput or p50 drifted across the window in " + std::to_string(n) + " of " +
-                      s.value("repetitions", json()).dump() +
-                      " repetitions (not stationary: the warm-up was too short, or the load beside it changed)",
-                  2);
-    if (const int n = s.value("generator_saturated", 0); n > 0) {
-      std::string text = "! " + name + ": the load generator was saturated in " +
-                         std::to_string(n) + " of " + s.value("repetitions", json()).dump() +
-                         " repetitions, so its figures may be the harness's limit";
-      for (const json& reason : array_field(s, "saturated_reasons"))
-        text += "; " + reason.get<std::string>();
-      out << wrap(text, 2);
-    }
-  }
+  for (const json& s : servers)
+    for (const json& f : array_field(s, "flags")) out << wrap("! " + text(f, "text", ""), 2);
 }
 
 // Open loop: the latency with coordinated omission left in, beside the
@@ -162,26 +120,8 @@ void print_uncorrected(const json& servers, std::ostream& out) {
     out << wrap("p99 us from the actual send (coordinated omission left in): " + line, 2);
 }
 
-// With --until-width: how many rounds the workload ran and which rule
-// ended them (the header gives only the rounds planned before it).
 void print_length(const json& length, std::ostream& out) {
-  if (!length.is_object()) return;
-  const auto percent = [](double fraction) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.3g%%", fraction * 100);
-    return std::string(buf);
-  };
-  std::string line = length.value("rounds", json()).dump() + " rounds (--until-width " +
-                     percent(length.value("until_width", 0.0)) + ", --max-repeat " +
-                     length.value("max_repeat", json()).dump() + "): " + text(length, "stopped", "?");
-  const json& widest = length.value("widest", json());
-  if (widest.is_object()) {
-    const json width = widest.value("width", json());
-    line += "; the widest headline interval, " + text(widest, "what", "?") + ", is " +
-            (width.is_number() ? percent(width.get<double>()) : std::string("not yet")) +
-            " wide";
-  }
-  out << wrap(line, 0);
+  if (length.is_object()) out << wrap(text(length, "line", ""), 0);
 }
 
 }  // namespace
@@ -198,6 +138,77 @@ void print_details(const json& s, std::ostream& out, const show_options& o) {
     print_comparisons(w.at("comparisons"), w.at("servers"), out, o);
     print_flags(w.at("servers"), out);
   }
+}
+
+json flag_sentences(const json& s) {
+  json flags = json::array();
+  const auto add = [&](const char* kind, const std::string& sentence) {
+    flags.push_back({{"kind", kind}, {"text", sentence}});
+  };
+  {
+    const std::string name = s.value("server", "");
+    const std::string status = s.value("status", "");
+    if (status != "ok") {
+      std::string sentence = name + ": " + status;
+      if (const json why = s.value("status_reason", json()); why.is_string())
+        sentence += " (" + why.get<std::string>() + ")";
+      add("status", sentence);
+    }
+    for (const json& reason : array_field(s, "invalid_reasons"))
+      add("invalid", name + ": invalid " + reason.get<std::string>());
+    if (const json& short_by = s["rate_shortfall"]; short_by.is_object()) {
+      char text[200];
+      std::snprintf(text, sizeof text,
+                    "%s: achieved %.1f%% less than the offered %s req/s (median %s req/s), so its "
+                    "latency was measured at a load it did not carry",
+                    name.c_str(), short_by.value("fraction", 0.0) * 100,
+                    format_number(number(s, "offered_rps")).c_str(),
+                    format_number(number(short_by, "achieved_rps")).c_str());
+      add("rate_shortfall", text);
+    }
+    if (const int n = s.value("busy_repetitions", 0); n > 0) {
+      char text[240];
+      std::snprintf(text, sizeof text,
+                    "%s: the machine was busy in %d of %s repetitions (other processes used up to %.2f "
+                    "cores, or the hypervisor took over 10%%): its figures carry their noise",
+                    name.c_str(), n, s.value("repetitions", json()).dump().c_str(),
+                    s.value("most_other_cpu_cores", 0.0));
+      add("busy", text);
+    }
+    if (const int n = s.value("drifting_repetitions", 0); n > 0)
+      add("drifting", name + ": throughput or p50 drifted across the window in " + std::to_string(n) + " of " +
+                          s.value("repetitions", json()).dump() +
+                          " repetitions (not stationary: the warm-up was too short, or the load beside it changed)");
+    if (const int n = s.value("generator_saturated", 0); n > 0) {
+      std::string sentence = name + ": the load generator was saturated in " +
+                         std::to_string(n) + " of " + s.value("repetitions", json()).dump() +
+                         " repetitions, so its figures may be the harness's limit";
+      for (const json& reason : array_field(s, "saturated_reasons"))
+        sentence += "; " + reason.get<std::string>();
+      add("generator_saturated", sentence);
+    }
+  }
+  return flags;
+}
+
+std::string rounds_line(const json& length) {
+  if (!length.is_object()) return "";
+  const auto percent = [](double fraction) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.3g%%", fraction * 100);
+    return std::string(buf);
+  };
+  std::string line = length.value("rounds", json()).dump() + " rounds (--until-width " +
+                     percent(length.value("until_width", 0.0)) + ", --max-repeat " +
+                     length.value("max_repeat", json()).dump() + "): " + text(length, "stopped", "?");
+  const json& widest = length.value("widest", json());
+  if (widest.is_object()) {
+    const json width = widest.value("width", json());
+    line += "; the widest headline interval, " + text(widest, "what", "?") + ", is " +
+            (width.is_number() ? percent(width.get<double>()) : std::string("not yet")) +
+            " wide";
+  }
+  return line;
 }
 
 std::string estimate_text(const json& estimate) {

@@ -23,6 +23,22 @@ std::string estimate_text(const nlohmann::json& estimate);
 // Bytes as MiB with one decimal, or "-".
 std::string mib_text(const nlohmann::json& bytes);
 
+// The sentences show and the page both print, made once (show_tables.cpp)
+// and carried in the summary as data: a server's flags, each {kind, text}
+// with kind status, invalid, rate_shortfall, busy, drifting or
+// generator_saturated (its "flags"); and, for a workload run with
+// --until-width, how many rounds it ran and which rule ended them (its
+// rounds' "line").
+nlohmann::json flag_sentences(const nlohmann::json& server_summary);
+std::string rounds_line(const nlohmann::json& rounds);
+
+// Per server (show_servers.cpp): the summary's entry for one server_result,
+// and each server's groups against the baseline's same groups, round by
+// round (their "vs_baseline"; the interval's verdict, outside the correction).
+nlohmann::json summarize_result(const nlohmann::json& result);
+void compare_groups(nlohmann::json& servers, const nlohmann::json& results, const std::string& baseline,
+                    double margin);
+
 // The header: report, run, host, build, noise floor, INCOMPLETE.
 void print_header(const nlohmann::json& summary, std::ostream& out);
 // The matrix of headline ratios and one line per workload naming its winner.

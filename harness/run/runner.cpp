@@ -109,6 +109,13 @@ widest_interval round_widths(const json& results, const std::string& baseline, d
   return widest;  // what is empty: nothing measured, nothing to wait for
 }
 
+std::string length_stop(const widest_interval& widest, unsigned rounds, double until_width, unsigned max_repeat) {
+  if (widest.what.empty()) return "nothing measured";
+  if (widest.width <= until_width) return "width reached";
+  if (rounds >= max_repeat) return "max-repeat reached";
+  return "";
+}
+
 int execute(const run_plan& plan, const std::atomic<bool>& interrupt) {
   report_start start(plan);
   const bool drive = start.drive();
@@ -155,16 +162,9 @@ int execute(const run_plan& plan, const std::atomic<bool>& interrupt) {
                   {"widest", {{"what", widest.what},
                               {"width", std::isfinite(widest.width) ? json(widest.width) : json(nullptr)}}},
                   {"stopped", nullptr}};
-        if (widest.what.empty()) {
-          length["stopped"] = "nothing measured";
-          break;
-        }
-        if (widest.width <= *plan.until_width) {
-          length["stopped"] = "width reached";
-          break;
-        }
-        if (rep > plan.max_repeat) {
-          length["stopped"] = "max-repeat reached";
+        if (const std::string stop = length_stop(widest, rep - 1, *plan.until_width, plan.max_repeat);
+            !stop.empty()) {
+          length["stopped"] = stop;
           break;
         }
         prog.note(w.name + ": the widest interval, " + widest.what + ", is " +

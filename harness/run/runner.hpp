@@ -86,6 +86,11 @@ struct widest_interval {
 };
 widest_interval round_widths(const nlohmann::json& results, const std::string& baseline, double margin);
 
+// --until-width's rule after `rounds` rounds of a workload: "nothing
+// measured", "width reached" (the widest interval is at most `until_width`),
+// "max-repeat reached" (`rounds` is at least `max_repeat`), or "" to add a round.
+std::string length_stop(const widest_interval& widest, unsigned rounds, double until_width, unsigned max_repeat);
+
 // Raises the open-file soft limit to the hard limit; returns the new limit.
 std::uint64_t raise_nofile_limit();
 

@@ -88,18 +88,12 @@
     return dl;
   }
 
-  // Every flag a measurement carries, in words.
+  // Every flag a measurement carries, in show's words (the summary carries
+  // them: show_tables.cpp's flag_sentences).
   function flags(w) {
     const ul = el('ul', { class: 'flags' });
-    for (const s of w.servers) {
-      if (s.status !== 'ok') ul.append(el('li', {}, `${s.server}: ${s.status}` + (s.status_reason ? ` (${s.status_reason})` : '')));
-      for (const why of s.invalid_reasons || []) ul.append(el('li', {}, `${s.server}: invalid ${why}`));
-      if (s.generator_saturated > 0) ul.append(el('li', {}, `${s.server}: the load generator was saturated in ${s.generator_saturated} of ${s.repetitions} repetitions (${(s.saturated_reasons || []).join('; ')}): its figures may be the harness's limit`));
-      // show's words (show_tables.cpp): a busy machine or a drifting window.
-      if (s.busy_repetitions > 0) ul.append(el('li', {}, `${s.server}: the machine was busy in ${s.busy_repetitions} of ${s.repetitions} repetitions (other processes used up to ${Number(s.most_other_cpu_cores || 0).toFixed(2)} cores, or the hypervisor took over 10%): its figures carry their noise`));
-      if (s.drifting_repetitions > 0) ul.append(el('li', {}, `${s.server}: throughput or p50 drifted across the window in ${s.drifting_repetitions} of ${s.repetitions} repetitions (not stationary)`));
-      if (s.rate_shortfall) ul.append(el('li', {}, `${s.server}: rate shortfall, achieved ${(s.rate_shortfall.fraction * 100).toFixed(1)}% less than the offered ${fmt(s.offered_rps)} req/s`));
-    }
+    for (const s of w.servers)
+      for (const f of s.flags || []) ul.append(el('li', { 'data-kind': f.kind }, f.text));
     return ul.childNodes.length ? ul : null;
   }
 
@@ -398,7 +392,7 @@
       return;
     }
     page.append(el('h2', {}, `${tag}summary`), matrixTable(entry),
-      el('p', { class: 'note' }, 'cell: server / baseline of req/s, or of p99 latency where the workload sets its own rate (open loop); the baseline column holds its median'),
+      el('p', { class: 'note' }, 'cell: server / baseline of req/s, or of p99 latency where the workload sets its own rate (open loop), the paired rounds\' Hodges-Lehmann ratio (not a ratio of medians); the baseline column holds its median'),
       el('ul', { class: 'winners' }, ...entry.matrix.map((r) => el('li', {}, r.line))),
       el('h2', {}, `${tag}run`), metadata(entry), el('h2', {}, `${tag}figures per server`), overview(entry));
     const sw = sweep(entry);
@@ -410,12 +404,8 @@
   for (const w of lastEntry.report.command === 'capacity' ? [] : lastEntry.summary.workloads) {
     const section = el('section', { class: 'workload', 'data-workload': w.name },
       el('h2', {}, `${w.name}` + (w.file ? ` (${w.file})` : '')));
-    if (w.rounds) {
-      // --until-width: the rounds run and the rule that ended them (show's words).
-      const r = w.rounds, pct = (x) => `${Number((x * 100).toPrecision(3))}%`;
-      const widest = r.widest ? `; the widest headline interval, ${r.widest.what}, is ${r.widest.width == null ? 'not yet' : pct(r.widest.width)} wide` : '';
-      section.append(el('p', { class: 'note rounds' }, `${r.rounds} rounds (--until-width ${pct(r.until_width)}, --max-repeat ${r.max_repeat}): ${r.stopped}${widest}`));
-    }
+    // --until-width: the rounds run and the rule that ended them (show's line).
+    if (w.rounds && w.rounds.line) section.append(el('p', { class: 'note rounds' }, w.rounds.line));
     const f = flags(w);
     if (f) section.append(f);
     if (entries.length === 1) section.append(figuresTable(w));

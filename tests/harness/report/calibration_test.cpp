@@ -64,6 +64,34 @@ BOOST_AUTO_TEST_CASE(the_noise_floor_counts_false_verdicts_and_widths) {
   BOOST_TEST(text.str().find("15.0%") != std::string::npos, text.str());
 }
 
+// Rows that could carry no verdict (3 rounds; a saturated generator) are not
+// comparisons that produced no false verdict: they are counted apart, and a
+// metric with none that could is "-", not "0 false".
+BOOST_AUTO_TEST_CASE(rows_that_could_carry_no_verdict_are_not_counted_as_clean) {
+  json short_row = row(1.0, 0.9, 1.1, "undetermined");
+  short_row["rounds"] = 3;
+  const json bound = row(1.0, 0.95, 1.05, "generator_bound");
+  const json report = calibrate_report({{"throughput_rps", short_row}, {"p99_us", row(1.0, 0.9, 1.1, "same")}},
+                                       {{"throughput_rps", bound}, {"p99_us", bound}});
+  const json s = calibration_summary(report);
+  const json& tp = s["metrics"]["throughput_rps"];
+  BOOST_TEST(tp["comparisons"] == 0);
+  BOOST_TEST(tp["no_verdict_possible"] == 2);
+  BOOST_TEST(tp["false_verdicts"].is_null());
+  BOOST_TEST(tp["same"].is_null());
+  BOOST_TEST(tp["median_width"].get<double>() == 0.15, boost::test_tools::tolerance(1e-9));  // 20% and 10%
+  const json& p99 = s["metrics"]["p99_us"];
+  BOOST_TEST(p99["comparisons"] == 1);
+  BOOST_TEST(p99["no_verdict_possible"] == 1);
+  BOOST_TEST(p99["false_verdicts"] == 0);
+  BOOST_TEST(p99["same"] == 1);
+  std::ostringstream text;
+  print_calibration(s, text);
+  // req/s: 0 compared, 2 n/a, false and same "-".
+  BOOST_TEST(text.str().find("req/s               0    2      -     -") != std::string::npos, text.str());
+  BOOST_TEST(text.str().find("n/a: comparisons that could carry no verdict") != std::string::npos, text.str());
+}
+
 BOOST_AUTO_TEST_CASE(show_prints_the_noise_floor_and_rate_shortfalls) {
   json report = t::report({{"open-loop", {{"reactor", t::typical()}, {"proactor", t::typical()}}}}, 3);
   report["metadata"]["calibration"] = calibration_summary(calibrate_report(

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "harness/report/compare.hpp"
+#include "harness/report/csv.hpp"
 #include "harness/report/report_reader.hpp"
 #include "support/synthetic_report.hpp"
 
@@ -287,6 +288,48 @@ BOOST_AUTO_TEST_CASE(errors_go_to_err_with_status_1) {
   const std::vector<std::string> three{paths[0], paths[0], paths[1]};
   BOOST_TEST(run_compare(three, false, out3, err3) == 1);
   BOOST_TEST(err3.str().find("one report") != std::string::npos, err3.str());
+}
+
+// A workload with groups (the hog's light group is its point) gets each
+// group's rows on the group's own figures, named by the group, outside the
+// report-wide correction; the CSV names the group in its own column.
+BOOST_AUTO_TEST_CASE(groups_get_rows_of_their_own) {
+  const auto s = t::typical();
+  json r = t::report({{"hog", {{"reactor", s}, {"proactor", t::scaled(s, 1.0, 1.0, 1.0)}}}}, 3);
+  for (json& result : r["workloads"][0]["results"]) {
+    const bool faster = result.at("server") == "proactor";
+    for (json& rep : result["repetitions"]) {
+      const double p99 = rep["latency_us"]["p99"].get<double>();
+      rep["groups"] = json::array({{{"name", "hog"}, {"throughput_rps", 100.0}, {"latency_us", {{"p99", 9000.0}}}},
+                                   {{"name", "light"},
+                                    {"throughput_rps", 1000.0},
+                                    {"latency_us", {{"p99", faster ? p99 / 2 : p99}}}}});
+    }
+  }
+  const json c = compare_reports(std::vector<named_report>{{"r.json", r}});
+  const json* light = nullptr;
+  std::size_t cpu_rows = 0;
+  for (const json& row : c.at("workloads").at(0).at("rows")) {
+    if (row.value("group", "") == "light" && row.at("metric") == "p99_us") light = &row;
+    if (row.contains("group") && row.at("metric") == "server_cpu_us_per_request") ++cpu_rows;
+  }
+  BOOST_TEST_REQUIRE(light != nullptr);
+  BOOST_TEST(light->at("ratio").get<double>() == 0.5, boost::test_tools::tolerance(1e-9));
+  BOOST_TEST(light->at("verdict") == "faster");  // the interval's: 5 rounds all at 0.5
+  BOOST_TEST(light->at("p_adjusted").is_null());
+  BOOST_TEST(cpu_rows == 0u, "the server's CPU is not per group");
+  BOOST_TEST(row(c, "hog", "proactor", "p99_us").value("group", "") == "", "the server's own row stays");
+  BOOST_TEST(row(c, "hog", "proactor", "p99_us").at("p_adjusted").is_number());
+
+  std::ostringstream text;
+  print_comparison(c, text);
+  BOOST_TEST(text.str().find("proactor [light]") != std::string::npos, text.str());
+  BOOST_TEST(text.str().find("[group]: that group's own figures") != std::string::npos, text.str());
+
+  std::ostringstream csv;
+  write_comparison_csv(c, csv);
+  BOOST_TEST(csv.str().find("mode,workload,group,not_comparable,metric") == 0u, csv.str());
+  BOOST_TEST(csv.str().find("servers,hog,light,,p99_us") != std::string::npos, csv.str());
 }
 
 BOOST_AUTO_TEST_SUITE_END()

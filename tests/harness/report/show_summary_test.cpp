@@ -94,6 +94,40 @@ BOOST_AUTO_TEST_CASE(summary_of_12_workloads_by_3_servers_fits_40_lines) {
   BOOST_TEST(!has(summary, "\033["), "no colour unless asked");
 }
 
+// The full suite's seven servers with their full names do not fit one
+// 100-column matrix: the columns go in blocks, each with the workload and
+// metric again, and every server's name whole in one of them.
+BOOST_AUTO_TEST_CASE(seven_servers_fit_100_columns_in_blocks) {
+  const std::vector<std::string> names = {"reactor", "reactor-poll", "reactor-select", "reactor-epoll-edge",
+                                          "proactor", "proactor-uring", "proactor-shared"};
+  std::vector<std::pair<std::string, std::vector<std::pair<std::string, t::samples>>>> workloads;
+  for (const char* w : {"pingpong", "echo-16k/connections=1000"}) {
+    std::vector<std::pair<std::string, t::samples>> servers;
+    for (std::size_t i = 0; i < names.size(); ++i)
+      servers.push_back({names[i], t::scaled(t::typical(), 1.0 + 0.05 * double(i), 1.0, 1.0)});
+    workloads.push_back({w, servers});
+  }
+  json report = t::report(workloads, readable_schema_version);
+  for (json& w : report["workloads"]) {
+    w["workload"]["groups"] = json::array({{{"loop", "closed"}}});
+    w["comparisons"] = comparisons_json(w["results"], "reactor", 0.03, false);
+  }
+  correct_report_verdicts(report["workloads"]);
+  const std::string text = show_text(report);
+  const std::string summary = text.substr(0, text.find("\ndetails:"));
+  BOOST_TEST(t::widest_line(summary) < 100u, summary);
+  std::size_t heads = 0;
+  for (std::size_t at = 0; (at = summary.find("\nworkload ", at)) != std::string::npos; ++at) ++heads;
+  BOOST_TEST(heads >= 2u, summary);
+  for (const auto& name : names)
+    BOOST_TEST((has(summary, " " + name + " ") || has(summary, " " + name + "\n")), name << " not whole in\n" << summary);
+  BOOST_TEST(has(summary, "reactor (baseline)"), summary);
+  // Each block has a row per workload: pingpong's row is there once per block.
+  std::size_t rows = 0;
+  for (std::size_t at = 0; (at = summary.find("\npingpong ", at)) != std::string::npos; ++at) ++rows;
+  BOOST_TEST(rows == heads, summary);
+}
+
 // The baseline wins when every other server is slower; a tie when all are the same.
 BOOST_AUTO_TEST_CASE(winner_lines_for_a_slower_field_and_a_tie) {
   json report = t::report({{"slow", {{"reactor", t::typical()}, {"proactor", t::scaled(t::typical(), 0.8, 1.25, 1.25)}}},

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
@@ -50,6 +51,53 @@ BOOST_AUTO_TEST_CASE(the_widest_interval_is_named_and_measured) {
   BOOST_TEST(two.what.find("b/a") == 0u, two.what);
   // One repetition: no interval yet, so infinitely wide.
   BOOST_TEST(std::isinf(round_widths(json::array({result("a", {100})}), "a", 0.03).width));
+}
+
+// The rule itself, on rounds that arrive one by one as a run adds them: two
+// servers, the candidate 10% faster, every figure with 4% lognormal noise and
+// p99 with 8% (the usual widest).  Starting from 2 rounds with a 12% target,
+// rounds are added until the widest interval, which is p99's, is that narrow,
+// and no later: the round before it was still too wide.  A cap below that
+// stops at the cap instead; a figure with no interval yet is never "reached".
+BOOST_AUTO_TEST_CASE(until_width_adds_rounds_until_the_widest_interval_is_narrow) {
+  std::mt19937_64 rng(11);
+  std::normal_distribution<double> noise(0, 0.04), tail(0, 0.08);
+  json a = result("a", {}), b = result("b", {});
+  const auto add_round = [&] {
+    for (json* r : {&a, &b}) {
+      const double scale = r == &b ? 1.1 : 1.0;
+      const double x = 1000 * scale * std::exp(noise(rng));
+      (*r)["repetitions"].push_back({{"repetition", (*r)["repetitions"].size() + 1},
+                                     {"valid", true},
+                                     {"throughput_rps", x},
+                                     {"latency_us", {{"p50", 100 / scale * std::exp(noise(rng))},
+                                                     {"p99", 500 / scale * std::exp(tail(rng))},
+                                                     {"p99_9", 900.0}}},
+                                     {"server", {{"cpu_us_per_request", 10 / scale * std::exp(noise(rng))}}},
+                                     {"client", {{"generator_saturated", false}}}});
+    }
+  };
+  const auto widest = [&] { return round_widths(json::array({a, b}), "a", 0.03); };
+  add_round();
+  BOOST_TEST(length_stop(widest(), 1, 1e9, 40) == "", "one round: no interval yet, however wide the target");
+  add_round();
+  unsigned rounds = 2;
+  double before = widest().width;
+  while (length_stop(widest(), rounds, 0.12, 40).empty()) {
+    before = widest().width;
+    add_round();
+    ++rounds;
+  }
+  const widest_interval last = widest();
+  BOOST_TEST(length_stop(last, rounds, 0.12, 40) == "width reached");
+  BOOST_TEST(rounds > 5u, "a 12% target at 8% noise a side needs more than a few rounds: " << rounds);
+  BOOST_TEST(rounds < 40u);
+  BOOST_TEST(last.width <= 0.12);
+  BOOST_TEST(before > 0.12, "it stopped at the first round that was narrow enough");
+  BOOST_TEST(last.what == "b/a p99_us", last.what);
+  // The same rounds against a cap below that count: the cap ends them.
+  BOOST_TEST(length_stop(last, 5, 0.01, 5) == "max-repeat reached");
+  BOOST_TEST(length_stop(widest_interval{}, 5, 0.12, 40) == "nothing measured");
 }
 
 #if defined(IODUEL_TEST_SERVERS_BUILT)
