@@ -21,11 +21,11 @@
 #include "protocol/stats.hpp"
 #include "reactor/acceptor.hpp"
 #include "reactor/buffer.hpp"
-#include "reactor/connection.hpp"
 #include "reactor/options.hpp"
 #include "reactor/poller.hpp"
 #include "reactor/reply_batch.hpp"
 #include "reactor/timer_queue.hpp"
+#include "reactor/transport.hpp"
 #include "base/unique_fd.hpp"
 
 namespace ioduel::reactor {
@@ -61,10 +61,13 @@ class event_loop {
   reply_batch& batch() noexcept { return batch_; }
   clock::time_point now() const noexcept { return now_; }
   bool draining() const noexcept { return draining_; }
-  void schedule_ready(const connection& c);
+  // The ready list's round: connections put in it now are served on the
+  // next pass of serve_ready (a transport compares it with its own stamp).
+  std::uint64_t ready_round() const noexcept { return ready_round_; }
+  void schedule_ready(const transport& c);
   // Schedules a connection's timer, cancelling `replaces` (its previous one
   // of that kind, fired or not); returns the new timer's handle.
-  timer_queue::handle schedule(clock::time_point when, connection_timer which, const connection& c,
+  timer_queue::handle schedule(clock::time_point when, connection_timer which, const transport& c,
                                timer_queue::handle replaces = 0);
   std::string stats_json() const;
   bool timer_pending(timer_queue::handle h) const noexcept { return timers_.pending(h); }
@@ -78,18 +81,18 @@ class event_loop {
   void pause_accepting();
   void resume_accepting();
   void adopt(unique_fd fd);
-  void reap(connection& c);
+  void reap(transport& c);
   void on_timer(std::uint64_t cookie);
   void serve_ready();
   void arm_timer();
   void start_drain();
   void read_signals();
   void add_internal(const unique_fd& fd);
-  connection* find(int fd, std::uint32_t generation) noexcept;
+  transport* find(int fd, std::uint32_t generation) noexcept;
   // Runs one of a connection's handlers; an allocation failure in it is that
   // connection's alone (closed with an ERROR reply if possible), not the loop's.
   template <class Handler>
-  void serve_connection(connection& c, Handler&& handler);
+  void serve_connection(transport& c, Handler&& handler);
 
   server& owner_;
   const reactor_options& opts_;
@@ -101,10 +104,11 @@ class event_loop {
   unique_fd signal_fd_;
   timer_queue timers_;
   std::optional<clock::time_point> armed_;
-  std::vector<std::unique_ptr<connection>> conns_;  // by descriptor
+  std::vector<std::unique_ptr<transport>> conns_;  // by descriptor
   std::size_t open_ = 0;
   clock::time_point last_trim_{};  // of malloc_trim, when the last connection closed
   std::uint32_t next_generation_ = 1;
+  std::uint64_t ready_round_ = 1;  // advances each time serve_ready takes the list
   std::uint64_t turn_ = 0;  // counts turns; 64 bits never wrap, unlike a generation
   std::vector<std::pair<int, std::uint32_t>> ready_, serving_;  // (fd, generation)
   std::vector<ready_event> events_;

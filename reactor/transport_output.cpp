@@ -1,16 +1,14 @@
-// connection, the output half: the reply batch sent from where its parts lie
+// transport, the output half: the reply batch sent from where its parts lie
 // (or copied behind queued output), queued output sent from out_, raw echo
 // straight from the stack buffer, the write budget of one service, the pause
 // at --high-water, and buffers given back once a burst is over.
-// connection.cpp holds reading and the lifecycle, connection_frames.cpp the
-// framed session.
 #include <sys/socket.h>
 
 #include <algorithm>
 #include <cerrno>
 
-#include "reactor/connection.hpp"
 #include "reactor/event_loop.hpp"
+#include "reactor/transport.hpp"
 
 namespace ioduel::reactor {
 
@@ -22,20 +20,19 @@ bool would_block(int err) noexcept { return err == EAGAIN || err == EWOULDBLOCK;
 
 // flush() runs after every pass; its common case (all sent, nothing held)
 // needs no bookkeeping.
-void connection::flush() {
+void transport::flush() {
   if (!loop_.batch().empty()) flush_batch();
-  // All sent and nothing held: no bookkeeping.
-  if (failed() || (out_.empty() && !output_paused_ && out_.capacity() <= kept_capacity &&
-                  in_.capacity() <= kept_capacity))
+  if (failed() || (out_.empty() && phase_ != phase::paused && out_.capacity() <= kept_capacity &&
+                   in_.capacity() <= kept_capacity))
     return;
   flush_queued();
 }
 
-void connection::flush_batch() {
+void transport::flush_batch() {
   reply_batch& batch = loop_.batch();
   // Sent from where the replies lie unless output is queued ahead of them;
   // what the socket does not take now is copied behind out_, once.
-  if (out_.empty() && !write_blocked_ && !failed()) {
+  if (out_.empty() && !write_blocked() && !failed()) {
     send_batch(batch);
   } else if (!failed()) {
     batch.spill(0, out_);
@@ -43,13 +40,15 @@ void connection::flush_batch() {
   batch.clear();
 }
 
-void connection::flush_queued() {
-  if (!out_.empty() && !write_blocked_) send_from(out_);
+void transport::flush_queued() {
+  if (!out_.empty() && !write_blocked()) send_queued();
+  // The pause: no reading or answering while out_ is past --high-water, until
+  // it is down to half of it.
   const std::uint64_t high = loop_.options().common.high_water;
-  if (out_.readable() >= high) {
-    output_paused_ = true;
-  } else if (output_paused_ && out_.readable() <= high / 2) {
-    output_paused_ = false;
+  if (phase_ == phase::serving && out_.readable() >= high) {
+    phase_ = phase::paused;
+  } else if (phase_ == phase::paused && out_.readable() <= high / 2) {
+    phase_ = phase::serving;
   }
   out_.release_if_empty(kept_capacity);
   if (in_.empty() && in_.capacity() > kept_capacity &&
@@ -58,8 +57,9 @@ void connection::flush_queued() {
   }
 }
 
-void connection::echo_from_stack(std::span<const char> data) {
-  turn_output_ += data.size();
+void transport::echo_from_stack(std::span<const char> data) {
+  // The raw-echo answer, without the batch: the input is its own reply (raw
+  // output is bounded by the read budget, not counted against the write one).
   std::size_t sent = 0;
   if (const std::size_t allowed = send_allowance(data.size()); allowed > 0) {
     for (;;) {
@@ -70,7 +70,7 @@ void connection::echo_from_stack(std::span<const char> data) {
       } else if (errno == EINTR) {
         continue;
       } else if (would_block(errno)) {
-        write_blocked_ = true;
+        output_ = output_state::blocked;
       } else {
         fail();
         return;
@@ -84,7 +84,7 @@ void connection::echo_from_stack(std::span<const char> data) {
   }
 }
 
-std::size_t connection::send_allowance(std::size_t queued) const noexcept {
+std::size_t transport::send_allowance(std::size_t queued) const noexcept {
   // The write budget bounds what one service sends as well as what it
   // builds: one send of --high-water queued bytes is a turn's worth of
   // kernel copying.  What is left goes on a later turn (settle).
@@ -94,7 +94,7 @@ std::size_t connection::send_allowance(std::size_t queued) const noexcept {
   return std::min<std::size_t>(queued, budget - turn_sent_);
 }
 
-void connection::after_send(std::size_t sent, std::size_t allowed) noexcept {
+void transport::after_send(std::size_t sent, std::size_t allowed) noexcept {
   turn_sent_ += sent;
   loop_.counters().bytes_out.add_local(sent);
   // The reply left now, not at the start of the turn: idleness counts
@@ -102,11 +102,10 @@ void connection::after_send(std::size_t sent, std::size_t allowed) noexcept {
   if (sent > 0) last_active_ = std::chrono::steady_clock::now();
   // Short of what was offered: the socket buffer is full and its
   // writability will be reported.
-  if (sent < allowed) write_blocked_ = true;
+  if (sent < allowed) output_ = output_state::blocked;
 }
 
-void connection::send_batch(reply_batch& b) {
-  const bool raw = loop_.options().common.mode == protocol::server_mode::raw_echo;
+void transport::send_batch(reply_batch& b) {
   std::size_t sent = 0;
   if (const std::size_t allowed = send_allowance(b.bytes()); allowed > 0) {
     for (;;) {
@@ -118,7 +117,7 @@ void connection::send_batch(reply_batch& b) {
       }
       if (errno == EINTR) continue;
       if (would_block(errno)) {
-        write_blocked_ = true;
+        output_ = output_state::blocked;
       } else {
         fail();
         return;
@@ -126,30 +125,26 @@ void connection::send_batch(reply_batch& b) {
       break;
     }
   }
-  if (!raw) {
-    loop_.counters().frames_out.add_local(b.replies_within(sent));
-    // out_ is empty: what it gets starts with the rest of the reply cut here.
-    sending_left_ = b.cut_reply_left(sent);
-  }
+  session_.count_batch_sent(b, sent);
   if (sent < b.bytes()) b.spill(sent, out_);
 }
 
-void connection::send_from(buffer& b) {
-  while (!b.empty()) {
-    const std::size_t allowed = send_allowance(b.readable());
+void transport::send_queued() {
+  while (!out_.empty()) {
+    const std::size_t allowed = send_allowance(out_.readable());
     if (allowed == 0) return;
-    const ssize_t n = ::send(fd_.get(), b.peek(), allowed, MSG_NOSIGNAL);
+    const ssize_t n = ::send(fd_.get(), out_.peek(), allowed, MSG_NOSIGNAL);
     if (n >= 0) {
       const auto sent = static_cast<std::size_t>(n);
       after_send(sent, allowed);
-      count_sent(b, sent);
-      b.consume(sent);
+      session_.count_queued_sent(out_.peek(), sent);
+      out_.consume(sent);
       if (sent < allowed) return;
       continue;
     }
     if (errno == EINTR) continue;
     if (would_block(errno)) {
-      write_blocked_ = true;
+      output_ = output_state::blocked;
       return;
     }
     fail();
