@@ -135,6 +135,9 @@ void transport::pump(bool try_read, read_mode mode) {
       discard_input();
     }
   } else {
+    // Output already queued goes first: replies answered now would have to
+    // be queued behind it (a SOURCE payload kept as a cursor, copied).
+    if (output_queued() && !write_blocked()) flush_queued();
     handle_buffered();
     if (try_read || input_pending()) read_input(mode);
     flush();
@@ -147,7 +150,7 @@ void transport::pump(bool try_read, read_mode mode) {
 void transport::settle() {
   // The common case, edge-triggered: serving, everything answered and sent,
   // the socket read empty.  Nothing to decide.
-  if (phase_ == phase::serving && in_.empty() && out_.empty() && !session_.deferred() &&
+  if (phase_ == phase::serving && in_.empty() && !output_queued() && !session_.deferred() &&
       input_ == input_state::drained && loop_.edge() && !loop_.draining())
     return;
   settle_owed();
@@ -241,6 +244,7 @@ void transport::on_alloc_failure() noexcept {
   }
   out_.clear();
   out_.release_if_empty();
+  tail_ = {};
   session_.drop_deferred();
   try {
     protocol::append_error_reply(out_, 0, "out of memory: the server cannot hold this connection's data");

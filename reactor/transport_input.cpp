@@ -184,13 +184,13 @@ std::size_t transport::serve_bytes(std::span<const char> data) {
     flush();
     // Output reached --high-water, or the batch its size: go on only if the
     // socket took it.
-    if (!full || !out_.empty() || failed()) return used;
+    if (!full || output_queued() || failed()) return used;
   }
 }
 
 std::size_t transport::answer(std::span<const char> data, bool& full) {
   if (!may_answer()) return 0;
-  const session::answered r = session_.answer(data, out_.readable());
+  const session::answered r = session_.answer(data, queued_bytes());
   full = r.full;
   if (r.stop == protocol::frames_stop::deferred) {
     arm(loop_.now() + std::chrono::microseconds(r.sleep_us), connection_timer::sleep);

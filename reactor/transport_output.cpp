@@ -22,7 +22,7 @@ bool would_block(int err) noexcept { return err == EAGAIN || err == EWOULDBLOCK;
 // needs no bookkeeping.
 void transport::flush() {
   if (!loop_.batch().empty()) flush_batch();
-  if (failed() || (out_.empty() && phase_ != phase::paused && out_.capacity() <= kept_capacity &&
+  if (failed() || (!output_queued() && phase_ != phase::paused && out_.capacity() <= kept_capacity &&
                    in_.capacity() <= kept_capacity))
     return;
   flush_queued();
@@ -32,22 +32,29 @@ void transport::flush_batch() {
   reply_batch& batch = loop_.batch();
   // Sent from where the replies lie unless output is queued ahead of them;
   // what the socket does not take now is copied behind out_, once.
-  if (out_.empty() && !write_blocked() && !failed()) {
+  if (!output_queued() && !write_blocked() && !failed()) {
     send_batch(batch);
   } else if (!failed()) {
-    batch.spill(0, out_);
+    // Replies queued behind a pattern cursor (a client that pipelines
+    // SOURCE requests faster than it reads): the cursor's bytes are copied
+    // into out_ first, once, so that the order holds.
+    if (!tail_.empty()) {
+      reply_batch::append_pattern(tail_, out_);
+      tail_ = {};
+    }
+    tail_ = batch.spill_keeping_pattern(0, out_);
   }
   batch.clear();
 }
 
 void transport::flush_queued() {
-  if (!out_.empty() && !write_blocked()) send_queued();
-  // The pause: no reading or answering while out_ is past --high-water, until
-  // it is down to half of it.
+  if (output_queued() && !write_blocked()) send_queued();
+  // The pause: no reading or answering while the queued output is past
+  // --high-water, until it is down to half of it.
   const std::uint64_t high = loop_.options().common.high_water;
-  if (phase_ == phase::serving && out_.readable() >= high) {
+  if (phase_ == phase::serving && queued_bytes() >= high) {
     phase_ = phase::paused;
-  } else if (phase_ == phase::paused && out_.readable() <= high / 2) {
+  } else if (phase_ == phase::paused && queued_bytes() <= high / 2) {
     phase_ = phase::serving;
   }
   out_.release_if_empty(kept_capacity);
@@ -109,10 +116,11 @@ void transport::send_batch(reply_batch& b) {
   std::size_t sent = 0;
   if (const std::size_t allowed = send_allowance(b.bytes()); allowed > 0) {
     for (;;) {
-      const long n = b.send(fd_.get(), allowed);
+      std::size_t offered = allowed;
+      const long n = b.send(fd_.get(), allowed, &offered);
       if (n >= 0) {
         sent = static_cast<std::size_t>(n);
-        after_send(sent, allowed);
+        after_send(sent, offered);
         break;
       }
       if (errno == EINTR) continue;
@@ -126,11 +134,17 @@ void transport::send_batch(reply_batch& b) {
     }
   }
   session_.count_batch_sent(b, sent);
-  if (sent < b.bytes()) b.spill(sent, out_);
+  // What the socket did not take: copied into out_, except a SOURCE payload
+  // that ends the batch, whose rest is sent from the pattern later.
+  if (sent < b.bytes()) tail_ = b.spill_keeping_pattern(sent, out_);
 }
 
 void transport::send_queued() {
-  while (!out_.empty()) {
+  while (!out_.empty() || !tail_.empty()) {
+    if (out_.empty()) {
+      if (!send_tail()) return;
+      continue;
+    }
     const std::size_t allowed = send_allowance(out_.readable());
     if (allowed == 0) return;
     const ssize_t n = ::send(fd_.get(), out_.peek(), allowed, MSG_NOSIGNAL);
@@ -149,6 +163,30 @@ void transport::send_queued() {
     }
     fail();
     return;
+  }
+}
+
+bool transport::send_tail() {
+  // The rest of a SOURCE payload, from the shared pattern: true to go on.
+  const std::size_t allowed = send_allowance(tail_.len);
+  if (allowed == 0) return false;
+  for (;;) {
+    std::size_t offered = 0;
+    const long n = reply_batch::send_pattern(fd_.get(), tail_, allowed, offered);
+    if (n >= 0) {
+      const auto sent = static_cast<std::size_t>(n);
+      after_send(sent, offered);
+      session_.count_tail_sent(sent);
+      tail_ = reply_batch::advance(tail_, sent);
+      return sent == offered;
+    }
+    if (errno == EINTR) continue;
+    if (would_block(errno)) {
+      output_ = output_state::blocked;
+    } else {
+      fail();
+    }
+    return false;
   }
 }
 

@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <string>
 #include <string_view>
 
@@ -107,19 +108,51 @@ BOOST_AUTO_TEST_CASE(a_limit_sends_a_prefix_and_the_spill_holds_exactly_the_rest
   }
 }
 
-BOOST_AUTO_TEST_CASE(a_source_too_long_for_the_batch_is_built_whole_in_scratch) {
-  const std::uint32_t n = 200u * 64u * 1024u;  // 200 chunks: more than half the batch
-  BOOST_TEST(reply_batch::source_parts(n) == 1u);
-  BOOST_TEST(reply_batch::source_parts(70000) == 3u);
+BOOST_AUTO_TEST_CASE(a_long_source_is_one_part_of_the_pattern_and_never_built_in_scratch) {
+  const std::uint32_t n = 200u * 64u * 1024u + 77u;  // 200 pattern pieces and some
+  BOOST_TEST(reply_batch::source_parts(n) == 2u);
+  BOOST_TEST(reply_batch::source_parts(0) == 1u);
   buffer scratch;
   reply_batch batch(scratch);
   batch.add_source(9, n);
   BOOST_TEST(batch.bytes() == protocol::header_size + n);
-  BOOST_TEST(scratch.readable() == protocol::header_size + n);
+  BOOST_TEST(scratch.readable() == protocol::header_size);  // the header only
   buffer rest;
   batch.spill(0, rest);
+  BOOST_REQUIRE(rest.readable() == protocol::header_size + n);
   const std::span<const char> payload(rest.peek() + protocol::header_size, n);
   BOOST_TEST(protocol::check_source_pattern(payload, 9) == n);
+}
+
+BOOST_AUTO_TEST_CASE(a_source_payload_ending_the_batch_is_kept_as_a_cursor) {
+  const std::string echo = echo_request();
+  const std::string want = expected_replies(echo);
+  const std::size_t payload_at = echo.size() + 16 + 16;  // the SOURCE's payload begins here
+  for (std::size_t sent : {std::size_t{0}, std::size_t{5}, payload_at - 1, payload_at,
+                           payload_at + 1000, want.size() - 1}) {
+    buffer scratch;
+    reply_batch batch(scratch);
+    fill(batch, echo);
+    buffer rest;
+    const reply_batch::pattern_run run = batch.spill_keeping_pattern(sent, rest);
+    // Everything before the payload is copied; no byte of the payload is.
+    BOOST_TEST(rest.readable() == (sent < payload_at ? payload_at - sent : 0u));
+    BOOST_TEST(run.len == want.size() - std::max(sent, payload_at));
+    std::string got = want.substr(0, sent) + std::string(rest.peek(), rest.readable());
+    // Sent from the pattern in two steps, as a socket taking part of it would.
+    socket_pair p;
+    std::size_t offered = 0;
+    const long first = reply_batch::send_pattern(p.a.get(), run, run.len / 2 + 1, offered);
+    BOOST_REQUIRE(first == static_cast<long>(std::min(run.len, run.len / 2 + 1)));
+    BOOST_TEST(offered == static_cast<std::size_t>(first));
+    const reply_batch::pattern_run next = reply_batch::advance(run, static_cast<std::size_t>(first));
+    if (!next.empty()) {
+      BOOST_REQUIRE(reply_batch::send_pattern(p.a.get(), next, next.len, offered) ==
+                    static_cast<long>(next.len));
+    }
+    got += p.read_all();
+    BOOST_TEST(got == want);
+  }
 }
 
 BOOST_AUTO_TEST_CASE(a_full_batch_keeps_a_part_for_an_error) {
