@@ -1,5 +1,7 @@
 #include "reactor/reply_batch.hpp"
 
+#include "reactor/output_queue.hpp"
+
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -67,20 +69,19 @@ void reply_batch::add_source(std::uint64_t id, std::uint32_t n) {
   bytes_ += n;
 }
 
-namespace {
-
-// Adds the pieces of `len` pattern bytes from `offset` (below 256) to `iov`,
-// at most `room` of them; returns the bytes added.
-std::size_t add_pattern_iov(std::size_t offset, std::size_t len, iovec* iov, std::size_t& count,
-                            std::size_t room) noexcept {
+std::size_t reply_batch::add_pattern_iov(const pattern_run& run, std::size_t limit, iovec* iov,
+                                         std::size_t& count, std::size_t room) noexcept {
+  const std::size_t len = std::min(run.len, limit);
   std::size_t added = 0;
   while (added < len && count < room) {
-    const std::size_t piece = std::min(reply_batch::pattern_chunk, len - added);
-    iov[count++] = iovec{const_cast<char*>(pattern.bytes.data() + offset), piece};
+    const std::size_t piece = std::min(pattern_chunk, len - added);
+    iov[count++] = iovec{const_cast<char*>(pattern.bytes.data() + run.offset), piece};
     added += piece;
   }
   return added;
 }
+
+namespace {
 
 long send_iov(int fd, iovec* iov, std::size_t count) noexcept {
   if (count == 1) return ::send(fd, iov[0].iov_base, iov[0].iov_len, MSG_NOSIGNAL);
@@ -105,21 +106,13 @@ long reply_batch::send(int fd, std::size_t limit, std::size_t* offered) {
     const part& p = part_[i];
     const std::size_t len = std::min(p.len, limit - total);
     if (is_pattern(p)) {
-      total += add_pattern_iov(p.offset, len, iov.data(), count, max_iov);
+      total += add_pattern_iov({p.offset, len}, len, iov.data(), count, max_iov);
     } else {
       iov[count++] = iovec{const_cast<char*>(where(p)), len};
       total += len;
     }
   }
   if (offered) *offered = total;
-  return send_iov(fd, iov.data(), count);
-}
-
-long reply_batch::send_pattern(int fd, const pattern_run& run, std::size_t limit,
-                               std::size_t& offered) {
-  std::array<iovec, max_iov> iov;
-  std::size_t count = 0;
-  offered = add_pattern_iov(run.offset, std::min(run.len, limit), iov.data(), count, max_iov);
   return send_iov(fd, iov.data(), count);
 }
 
@@ -180,18 +173,20 @@ void reply_batch::spill(std::size_t sent, buffer& out) {
   }
 }
 
-reply_batch::pattern_run reply_batch::spill_keeping_pattern(std::size_t sent, buffer& out) {
+void reply_batch::spill(std::size_t sent, output_queue& out) {
   for (std::size_t i = 0; i < parts_; ++i) {
     const part& p = part_[i];
     if (sent >= p.len) {
       sent -= p.len;
       continue;
     }
-    if (i + 1 == parts_ && is_pattern(p)) return advance({p.offset, p.len}, sent);
-    append_part(p, sent, out);
+    if (is_pattern(p)) {
+      out.append_pattern(advance({p.offset, p.len}, sent));
+    } else {
+      out.append({where(p) + sent, p.len - sent});
+    }
     sent = 0;
   }
-  return {};
 }
 
 void reply_batch::clear() noexcept {

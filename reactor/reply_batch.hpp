@@ -27,6 +27,8 @@
 
 namespace ioduel::reactor {
 
+class output_queue;
+
 class reply_batch {
  public:
   // Parts a batch holds before it must be sent; at most IOV_MAX (1024).
@@ -44,9 +46,10 @@ class reply_batch {
     std::size_t len = 0;     // bytes still to go
     bool empty() const noexcept { return len == 0; }
   };
-  // Sends up to `limit` bytes of `run` with one writev; returns the bytes
-  // sent, or -1 with errno set.  `offered` gets the bytes offered.
-  static long send_pattern(int fd, const pattern_run& run, std::size_t limit, std::size_t& offered);
+  // Adds up to `limit` bytes of `run` to a gather list as pattern pieces,
+  // while `count` is below `room`; returns the bytes added.
+  static std::size_t add_pattern_iov(const pattern_run& run, std::size_t limit, iovec* iov,
+                                     std::size_t& count, std::size_t room) noexcept;
   // `run` advanced past `sent` bytes.
   static pattern_run advance(pattern_run run, std::size_t sent) noexcept;
   // Appends the bytes of `run` to `out` (a copy: only when something must
@@ -82,10 +85,9 @@ class reply_batch {
   // Appends everything after the first `sent` bytes to `out`: the one copy a
   // reply the socket would not take costs.
   void spill(std::size_t sent, buffer& out);
-  // The same, except a SOURCE payload that ends the batch: what is left of it
-  // is returned as a cursor into the pattern instead of copied (it comes
-  // after everything appended to `out`).
-  pattern_run spill_keeping_pattern(std::size_t sent, buffer& out);
+  // The same into a connection's output queue, where SOURCE payloads stay
+  // cursors into the pattern: only the other bytes are copied.
+  void spill(std::size_t sent, output_queue& out);
   // Forgets the parts (and empties the scratch buffer).
   void clear() noexcept;
 

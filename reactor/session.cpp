@@ -147,7 +147,7 @@ void session::count_queued_sent(const char* p, std::size_t sent) noexcept {
   }
 }
 
-void session::count_tail_sent(std::size_t sent) noexcept {
+void session::count_pattern_sent(std::size_t sent) noexcept {
   if (sent == 0 || sending_left_ == 0) return;
   sending_left_ -= std::min(sending_left_, sent);
   if (sending_left_ == 0) loop_.counters().frames_out.add_local();

@@ -63,7 +63,7 @@ class session {
   void count_queued_sent(const char* p, std::size_t sent) noexcept;
   // `sent` bytes of a SOURCE payload left from the pattern cursor: the rest
   // of the reply being sent.
-  void count_tail_sent(std::size_t sent) noexcept;
+  void count_pattern_sent(std::size_t sent) noexcept;
   // A reply is cut mid-way: no other frame may follow before its rest.
   bool reply_cut() const noexcept { return sending_left_ != 0; }
 

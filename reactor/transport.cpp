@@ -244,7 +244,6 @@ void transport::on_alloc_failure() noexcept {
   }
   out_.clear();
   out_.release_if_empty();
-  tail_ = {};
   session_.drop_deferred();
   try {
     protocol::append_error_reply(out_, 0, "out of memory: the server cannot hold this connection's data");

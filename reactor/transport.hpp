@@ -8,9 +8,9 @@
 // buffer) -> frames answered where they lie (session) -> replies gathered
 // where their bytes are (reply_batch.hpp: ECHO and raw-echo bytes where they
 // were read, SOURCE from the shared pattern) -> one writev at once -> only
-// what the socket would not take is kept: copied into out_, except a SOURCE
-// payload that ends the batch, kept as a cursor into the pattern (tail_).
-// While output is queued, new replies are copied behind it.  A connection that queues
+// what the socket would not take is kept in out_ (output_queue.hpp): its
+// bytes copied, once, except SOURCE payloads, kept as cursors into the
+// pattern.  While output is queued, new replies are queued behind it.  A connection that queues
 // nothing owns no buffer storage at all, which is what keeps idle
 // connections small.
 //
@@ -27,6 +27,7 @@
 #include <span>
 
 #include "reactor/buffer.hpp"
+#include "reactor/output_queue.hpp"
 #include "reactor/poller.hpp"
 #include "reactor/reply_batch.hpp"
 #include "reactor/session.hpp"
@@ -132,8 +133,8 @@ class transport {
   bool has_complete_frame() const noexcept {  // in_ holds a frame (or a bad one) to answer
     return answering() && session_.has_complete_frame(in_.view());
   }
-  bool output_queued() const noexcept { return !out_.empty() || !tail_.empty(); }
-  std::size_t queued_bytes() const noexcept { return out_.readable() + tail_.len; }
+  bool output_queued() const noexcept { return !out_.empty(); }
+  std::size_t queued_bytes() const noexcept { return out_.size(); }
   bool owes_reply() const noexcept {
     return session_.deferred() || has_complete_frame() || output_queued();
   }
@@ -163,7 +164,6 @@ class transport {
   void send_batch(reply_batch& b);
   void echo_from_stack(std::span<const char> data);
   void send_queued();
-  bool send_tail();
   std::size_t send_allowance(std::size_t queued) const noexcept;
   void after_send(std::size_t sent, std::size_t allowed) noexcept;
 
@@ -178,8 +178,7 @@ class transport {
   session session_;
   int kernel_queued_ = -1;  // the send queue's size when the idle timer last looked
   buffer in_;   // received bytes not yet handled (a partial frame, or frames waiting their turn)
-  buffer out_;  // replies the socket has not taken yet
-  reply_batch::pattern_run tail_;  // after out_: the rest of a SOURCE payload, from the pattern
+  output_queue out_;  // replies the socket has not taken yet
   std::chrono::steady_clock::time_point last_active_;
   std::array<timer_queue::handle, 4> timers_{};  // by connection_timer
   std::uint64_t accepted_turn_;

@@ -35,14 +35,7 @@ void transport::flush_batch() {
   if (!output_queued() && !write_blocked() && !failed()) {
     send_batch(batch);
   } else if (!failed()) {
-    // Replies queued behind a pattern cursor (a client that pipelines
-    // SOURCE requests faster than it reads): the cursor's bytes are copied
-    // into out_ first, once, so that the order holds.
-    if (!tail_.empty()) {
-      reply_batch::append_pattern(tail_, out_);
-      tail_ = {};
-    }
-    tail_ = batch.spill_keeping_pattern(0, out_);
+    batch.spill(0, out_);
   }
   batch.clear();
 }
@@ -134,26 +127,24 @@ void transport::send_batch(reply_batch& b) {
     }
   }
   session_.count_batch_sent(b, sent);
-  // What the socket did not take: copied into out_, except a SOURCE payload
-  // that ends the batch, whose rest is sent from the pattern later.
-  if (sent < b.bytes()) tail_ = b.spill_keeping_pattern(sent, out_);
+  // What the socket did not take: copied into out_, except SOURCE payloads,
+  // whose rest is sent from the pattern later.
+  if (sent < b.bytes()) b.spill(sent, out_);
 }
 
 void transport::send_queued() {
-  while (!out_.empty() || !tail_.empty()) {
-    if (out_.empty()) {
-      if (!send_tail()) return;
-      continue;
-    }
-    const std::size_t allowed = send_allowance(out_.readable());
+  while (!out_.empty()) {
+    const std::size_t allowed = send_allowance(out_.size());
     if (allowed == 0) return;
-    const ssize_t n = ::send(fd_.get(), out_.peek(), allowed, MSG_NOSIGNAL);
+    std::size_t offered = 0;
+    const long n = out_.send(fd_.get(), allowed, offered);
     if (n >= 0) {
       const auto sent = static_cast<std::size_t>(n);
-      after_send(sent, allowed);
-      session_.count_queued_sent(out_.peek(), sent);
-      out_.consume(sent);
-      if (sent < allowed) return;
+      after_send(sent, offered);
+      out_.consume(
+          sent, [this](const char* p, std::size_t k) { session_.count_queued_sent(p, k); },
+          [this](std::size_t k) { session_.count_pattern_sent(k); });
+      if (sent < offered) return;
       continue;
     }
     if (errno == EINTR) continue;
@@ -163,30 +154,6 @@ void transport::send_queued() {
     }
     fail();
     return;
-  }
-}
-
-bool transport::send_tail() {
-  // The rest of a SOURCE payload, from the shared pattern: true to go on.
-  const std::size_t allowed = send_allowance(tail_.len);
-  if (allowed == 0) return false;
-  for (;;) {
-    std::size_t offered = 0;
-    const long n = reply_batch::send_pattern(fd_.get(), tail_, allowed, offered);
-    if (n >= 0) {
-      const auto sent = static_cast<std::size_t>(n);
-      after_send(sent, offered);
-      session_.count_tail_sent(sent);
-      tail_ = reply_batch::advance(tail_, sent);
-      return sent == offered;
-    }
-    if (errno == EINTR) continue;
-    if (would_block(errno)) {
-      output_ = output_state::blocked;
-    } else {
-      fail();
-    }
-    return false;
   }
 }
 

@@ -10,10 +10,12 @@
 #include "base/unique_fd.hpp"
 #include "protocol/replies.hpp"
 #include "reactor/buffer.hpp"
+#include "reactor/output_queue.hpp"
 #include "reactor/reply_batch.hpp"
 
 using ioduel::unique_fd;
 using ioduel::reactor::buffer;
+using ioduel::reactor::output_queue;
 using ioduel::reactor::reply_batch;
 namespace protocol = ioduel::protocol;
 
@@ -124,7 +126,7 @@ BOOST_AUTO_TEST_CASE(a_long_source_is_one_part_of_the_pattern_and_never_built_in
   BOOST_TEST(protocol::check_source_pattern(payload, 9) == n);
 }
 
-BOOST_AUTO_TEST_CASE(a_source_payload_ending_the_batch_is_kept_as_a_cursor) {
+BOOST_AUTO_TEST_CASE(an_output_queue_keeps_source_payloads_as_cursors_and_sends_in_order) {
   const std::string echo = echo_request();
   const std::string want = expected_replies(echo);
   const std::size_t payload_at = echo.size() + 16 + 16;  // the SOURCE's payload begins here
@@ -133,25 +135,33 @@ BOOST_AUTO_TEST_CASE(a_source_payload_ending_the_batch_is_kept_as_a_cursor) {
     buffer scratch;
     reply_batch batch(scratch);
     fill(batch, echo);
-    buffer rest;
-    const reply_batch::pattern_run run = batch.spill_keeping_pattern(sent, rest);
-    // Everything before the payload is copied; no byte of the payload is.
-    BOOST_TEST(rest.readable() == (sent < payload_at ? payload_at - sent : 0u));
-    BOOST_TEST(run.len == want.size() - std::max(sent, payload_at));
-    std::string got = want.substr(0, sent) + std::string(rest.peek(), rest.readable());
-    // Sent from the pattern in two steps, as a socket taking part of it would.
+    output_queue q;
+    batch.spill(sent, q);
+    // A second batch queued behind the first: its payload is a cursor too.
+    buffer scratch2;
+    reply_batch batch2(scratch2);
+    fill(batch2, echo);
+    batch2.spill(0, q);
+    const std::string all = want.substr(sent) + want;
+    BOOST_REQUIRE(q.size() == all.size());
+    // Sent in steps, as a socket taking part at a time would; the pattern
+    // bytes consumed are exactly the payloads' (no byte of them was copied).
     socket_pair p;
-    std::size_t offered = 0;
-    const long first = reply_batch::send_pattern(p.a.get(), run, run.len / 2 + 1, offered);
-    BOOST_REQUIRE(first == static_cast<long>(std::min(run.len, run.len / 2 + 1)));
-    BOOST_TEST(offered == static_cast<std::size_t>(first));
-    const reply_batch::pattern_run next = reply_batch::advance(run, static_cast<std::size_t>(first));
-    if (!next.empty()) {
-      BOOST_REQUIRE(reply_batch::send_pattern(p.a.get(), next, next.len, offered) ==
-                    static_cast<long>(next.len));
+    std::string got;
+    std::size_t pattern_bytes = 0, copied_bytes = 0;
+    while (!q.empty()) {
+      std::size_t offered = 0;
+      const long n = q.send(p.a.get(), 30000, offered);
+      BOOST_REQUIRE(n > 0);
+      BOOST_TEST(offered == std::min<std::size_t>(30000, q.size()));
+      q.consume(
+          static_cast<std::size_t>(n), [&](const char*, std::size_t k) { copied_bytes += k; },
+          [&](std::size_t k) { pattern_bytes += k; });
+      got += p.read_all();
     }
-    got += p.read_all();
-    BOOST_TEST(got == want);
+    BOOST_TEST(got == all);
+    BOOST_TEST(pattern_bytes == 70000 - (sent > payload_at ? sent - payload_at : 0) + 70000);
+    BOOST_TEST(copied_bytes + pattern_bytes == all.size());
   }
 }
 
