@@ -70,6 +70,9 @@ class event_loop {
   timer_queue::handle schedule(clock::time_point when, connection_timer which, const transport& c,
                                timer_queue::handle replaces = 0);
   std::string stats_json() const;
+  // The buffer behind every connection's readv (connections are served one
+  // at a time; what must outlive the pass is copied out of it).
+  char* read_buffer() noexcept { return read_buffer_.get(); }
   bool timer_pending(timer_queue::handle h) const noexcept { return timers_.pending(h); }
 
  private:
@@ -112,6 +115,7 @@ class event_loop {
   std::uint64_t turn_ = 0;  // counts turns; 64 bits never wrap, unlike a generation
   std::vector<std::pair<int, std::uint32_t>> ready_, serving_;  // (fd, generation)
   std::vector<ready_event> events_;
+  std::unique_ptr<char[]> read_buffer_;
   buffer scratch_;  // the batch's headers and small replies
   reply_batch batch_{scratch_};
   protocol::server_counters counters_;
@@ -121,5 +125,15 @@ class event_loop {
   bool drain_expired_ = false;
   bool accept_paused_ = false;
 };
+
+// The transport's read check, here because it needs the loop's type: inline
+// in the read loop, once per readv.
+inline bool transport::can_read(read_mode mode) const noexcept {
+  if (phase_ != phase::serving || peer_eof()) return false;
+  if (mode == read_mode::budgeted && loop_.draining()) return false;
+  // Frames that wait (behind a SLEEP, or past this turn's output budget):
+  // read ahead only a little, or in_ would grow by a read budget every turn.
+  return in_.readable() < held_input_cap || !(session_.deferred() || has_complete_frame());
+}
 
 }  // namespace ioduel::reactor

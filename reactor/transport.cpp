@@ -5,6 +5,8 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
+
 #include "base/socket_queue.hpp"
 #include "protocol/replies.hpp"
 #include "reactor/event_loop.hpp"
@@ -33,7 +35,12 @@ transport::transport(event_loop& loop, unique_fd fd, std::uint32_t generation, u
       last_active_(loop.now()),
       accepted_turn_(accepted_turn),
       generation_(generation),
-      registered_(registered) {}
+      registered_(registered),
+      idle_timeouts_(loop.options().common.idle_timeout_ms > 0),
+      raw_(loop.options().common.mode == protocol::server_mode::raw_echo),
+      raw_read_(loop.options().read_budget == 0
+                    ? extra_size
+                    : static_cast<std::size_t>(std::min<std::uint64_t>(extra_size, loop.options().read_budget))) {}
 
 void transport::begin_service() noexcept {
   session_.begin_turn();
@@ -129,6 +136,13 @@ void transport::begin_drain() {
 }
 
 void transport::pump(bool try_read, read_mode mode) {
+  // The pingpong case first: raw echo with nothing held, queued or owed.
+  if (raw_ && try_read && phase_ == phase::serving && input_ == input_state::drained && in_.empty() &&
+      out_.empty() && !write_blocked() && mode == read_mode::budgeted && !loop_.draining() &&
+      in_.capacity() <= kept_capacity && out_.capacity() <= kept_capacity && raw_echo_pass()) {
+    settle();
+    return;
+  }
   if (phase_ == phase::lingering) {
     if (try_read || input_pending()) {
       input_ = input_state::drained;

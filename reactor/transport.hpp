@@ -77,8 +77,9 @@ class transport {
   void arm_idle_timer();
 
  private:
-  // The stack buffer behind each readv: large enough that one call usually
-  // drains the socket, free for a connection that keeps nothing.
+  // The loop's buffer behind each readv (event_loop::read_buffer): large
+  // enough that one call usually drains the socket, free for a connection
+  // that keeps nothing.
   static constexpr std::size_t extra_size = 64 * 1024;
   // While frames wait (behind a SLEEP, or past the turn's output budget),
   // read ahead at most this much.
@@ -147,8 +148,9 @@ class transport {
   void settle_owed();
 
   // Input (transport_input.cpp).
-  bool can_read(read_mode mode) const noexcept;
+  inline bool can_read(read_mode mode) const noexcept;  // defined in event_loop.hpp
   void read_input(read_mode mode);
+  bool raw_echo_pass();
   void discard_input();
   void discard_urgent();
   void handle_buffered();
@@ -186,6 +188,9 @@ class transport {
   std::uint64_t turn_sent_ = 0;    // bytes sent in this service (the write budget)
   std::uint32_t generation_;
   unsigned registered_;  // interest registered with a level-triggered poller
+  const bool idle_timeouts_;  // --idle-timeout-ms is on (options, not states)
+  const bool raw_;            // --mode raw-echo
+  const std::size_t raw_read_;  // what one raw-echo read asks for
   phase phase_ = phase::serving;
   input_state input_ = input_state::drained;
   output_state output_ = output_state::writable;

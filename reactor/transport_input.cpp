@@ -20,21 +20,13 @@ bool would_block(int err) noexcept { return err == EAGAIN || err == EWOULDBLOCK;
 
 }  // namespace
 
-bool transport::can_read(read_mode mode) const noexcept {
-  if (phase_ != phase::serving || peer_eof()) return false;
-  if (mode == read_mode::budgeted && loop_.draining()) return false;
-  // Frames that wait (behind a SLEEP, or past this turn's output budget):
-  // read ahead only a little, or in_ would grow by a read budget every turn.
-  return !(in_.readable() >= held_input_cap && (session_.deferred() || has_complete_frame()));
-}
-
 void transport::read_input(read_mode mode) {
   const std::uint64_t budget_opt = loop_.options().read_budget;
   std::size_t budget = budget_opt == 0 || mode == read_mode::final
                            ? std::numeric_limits<std::size_t>::max()
                            : static_cast<std::size_t>(budget_opt);
   const bool raw = loop_.options().common.mode == protocol::server_mode::raw_echo;
-  char extra[extra_size];
+  char* const extra = loop_.read_buffer();
   bool after_short_read = false;
   for (;;) {
     if (!can_read(mode) || budget == 0) {
@@ -105,7 +97,7 @@ void transport::read_input(read_mode mode) {
       }
       handle_buffered();
     }
-    reserve_partial();
+    if (!in_.empty()) reserve_partial();
     if (failed()) break;
     // A short read means the socket is empty (a new arrival raises a new
     // edge), unless urgent data was seen (reads stop short at the urgent
@@ -116,6 +108,29 @@ void transport::read_input(read_mode mode) {
       break;
     }
   }
+}
+
+// One read, the bytes echoed from where they were read (echo_from_stack):
+// what read_input does for raw echo with nothing held or queued, without its
+// general checks.  True if that was the whole pass (a short read: the socket
+// is empty); false to go on with the general path (more may be waiting, or
+// the end of stream).
+bool transport::raw_echo_pass() {
+  char* const buf = loop_.read_buffer();
+  const ssize_t n = ::recv(fd_.get(), buf, raw_read_, 0);
+  if (n <= 0) {
+    if (n < 0 && would_block(errno)) return true;
+    if (n < 0 && errno != EINTR) {
+      fail();
+      return true;
+    }
+    return false;  // EOF (read again there) or EINTR
+  }
+  const auto got = static_cast<std::size_t>(n);
+  last_active_ = loop_.now();
+  loop_.counters().bytes_in.add_local(got);
+  echo_from_stack({buf, got});
+  return got < raw_read_ || failed();
 }
 
 void transport::discard_input() {
