@@ -52,6 +52,7 @@ event_loop::event_loop(server& owner, unique_fd listener, bool handles_signals,
       timer_fd_(checked(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC),
                         "timerfd_create")),
       wake_fd_(checked(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC), "eventfd")),
+      read_buffer_(std::make_unique_for_overwrite<char[]>(64 * 1024)),
       now_(clock::now()) {
   if (handles_signals) {
     sigset_t set;
@@ -109,12 +110,12 @@ void event_loop::dispatch(const ready_event& ev) {
   // Connections first: they are nearly every event (the loop's own
   // descriptors never have a connection slot).
   if (static_cast<std::size_t>(ev.fd) < conns_.size()) {
-    if (connection* c = conns_[static_cast<std::size_t>(ev.fd)].get()) {
+    if (transport* c = conns_[static_cast<std::size_t>(ev.fd)].get()) {
       // A connection accepted during this turn cannot have events in this
       // batch: they belong to an earlier connection closed this turn that
       // had the same descriptor (a stale hang-up must not close the new one).
       if (c->accepted_turn() == turn_) return;
-      serve_connection(*c, [&ev](connection& conn) { conn.on_event(ev); });
+      serve_connection(*c, [&ev](transport& conn) { conn.on_event(ev); });
       return;
     }
   }
@@ -173,7 +174,7 @@ void event_loop::adopt(unique_fd fd) {
     counters_.connections_rejected.add_local();
     return;
   }
-  const unsigned interest = connection::initial_interest(edge_);
+  const unsigned interest = transport::initial_interest(edge_);
   // select cannot watch descriptors at or above FD_SETSIZE: refuse the
   // connection rather than write outside an fd_set.
   if (static_cast<unsigned>(fd.get()) > 0xFFFFFFu || !poller_->add(fd.get(), interest)) {
@@ -184,7 +185,7 @@ void event_loop::adopt(unique_fd fd) {
   const auto slot = static_cast<std::size_t>(fd.get());
   try {
     if (slot >= conns_.size()) conns_.resize(slot + 1);
-    conns_[slot] = std::make_unique<connection>(*this, std::move(fd), next_generation_++, interest, turn_);
+    conns_[slot] = std::make_unique<transport>(*this, std::move(fd), next_generation_++, interest, turn_);
     if (opts_.common.idle_timeout_ms > 0) conns_[slot]->arm_idle_timer();
   } catch (const std::bad_alloc&) {
     // No memory for one more connection: turn this one away, keep the others.
@@ -199,7 +200,7 @@ void event_loop::adopt(unique_fd fd) {
   counters_.connections_accepted.add_local();
 }
 
-void event_loop::reap(connection& c) {
+void event_loop::reap(transport& c) {
   if (!c.finished()) return;
   const int fd = c.fd();
   // Its timers go with it, so the heap holds only open connections' timers.
@@ -220,7 +221,7 @@ void event_loop::reap(connection& c) {
 }
 
 template <class Handler>
-void event_loop::serve_connection(connection& c, Handler&& handler) {
+void event_loop::serve_connection(transport& c, Handler&& handler) {
   try {
     handler(c);
   } catch (const std::bad_alloc&) {
@@ -232,18 +233,18 @@ void event_loop::serve_connection(connection& c, Handler&& handler) {
   reap(c);
 }
 
-connection* event_loop::find(int fd, std::uint32_t generation) noexcept {
+transport* event_loop::find(int fd, std::uint32_t generation) noexcept {
   if (fd < 0 || static_cast<std::size_t>(fd) >= conns_.size()) return nullptr;
-  connection* c = conns_[static_cast<std::size_t>(fd)].get();
+  transport* c = conns_[static_cast<std::size_t>(fd)].get();
   return c && c->generation() == generation ? c : nullptr;
 }
 
-void event_loop::schedule_ready(const connection& c) {
+void event_loop::schedule_ready(const transport& c) {
   ready_.emplace_back(c.fd(), c.generation());
 }
 
 timer_queue::handle event_loop::schedule(clock::time_point when, connection_timer which,
-                                         const connection& c, timer_queue::handle replaces) {
+                                         const transport& c, timer_queue::handle replaces) {
   timers_.cancel(replaces);
   return timers_.schedule(when, make_cookie(static_cast<unsigned>(which), c.fd(), c.generation()));
 }
@@ -252,9 +253,10 @@ void event_loop::serve_ready() {
   // Connections queued during this pass wait for the next turn, after the
   // others have had theirs.
   serving_.swap(ready_);
+  ++ready_round_;
   for (const auto& [fd, generation] : serving_) {
-    if (connection* c = find(fd, generation))
-      serve_connection(*c, [](connection& conn) { conn.on_ready(); });
+    if (transport* c = find(fd, generation))
+      serve_connection(*c, [](transport& conn) { conn.on_ready(); });
   }
   serving_.clear();
 }
@@ -270,8 +272,8 @@ void event_loop::on_timer(std::uint64_t cookie) {
     return;
   }
   const int fd = static_cast<int>((cookie >> 8) & 0xFFFFFF);
-  if (connection* c = find(fd, static_cast<std::uint32_t>(cookie >> 32)))
-    serve_connection(*c, [kind](connection& conn) { conn.on_timer(static_cast<connection_timer>(kind)); });
+  if (transport* c = find(fd, static_cast<std::uint32_t>(cookie >> 32)))
+    serve_connection(*c, [kind](transport& conn) { conn.on_timer(static_cast<connection_timer>(kind)); });
 }
 
 void event_loop::arm_timer() {
@@ -296,7 +298,7 @@ void event_loop::start_drain() {
   timers_.schedule(now_ + std::chrono::milliseconds(opts_.common.drain_timeout_ms),
                    make_cookie(static_cast<unsigned>(loop_timer::drain_deadline), 0, 0));
   for (std::size_t i = 0; i < conns_.size(); ++i) {
-    if (connection* c = conns_[i].get()) serve_connection(*c, [](connection& conn) { conn.begin_drain(); });
+    if (transport* c = conns_[i].get()) serve_connection(*c, [](transport& conn) { conn.begin_drain(); });
   }
 }
 

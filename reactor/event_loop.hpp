@@ -21,11 +21,11 @@
 #include "protocol/stats.hpp"
 #include "reactor/acceptor.hpp"
 #include "reactor/buffer.hpp"
-#include "reactor/connection.hpp"
 #include "reactor/options.hpp"
 #include "reactor/poller.hpp"
 #include "reactor/reply_batch.hpp"
 #include "reactor/timer_queue.hpp"
+#include "reactor/transport.hpp"
 #include "base/unique_fd.hpp"
 
 namespace ioduel::reactor {
@@ -61,12 +61,18 @@ class event_loop {
   reply_batch& batch() noexcept { return batch_; }
   clock::time_point now() const noexcept { return now_; }
   bool draining() const noexcept { return draining_; }
-  void schedule_ready(const connection& c);
+  // The ready list's round: connections put in it now are served on the
+  // next pass of serve_ready (a transport compares it with its own stamp).
+  std::uint64_t ready_round() const noexcept { return ready_round_; }
+  void schedule_ready(const transport& c);
   // Schedules a connection's timer, cancelling `replaces` (its previous one
   // of that kind, fired or not); returns the new timer's handle.
-  timer_queue::handle schedule(clock::time_point when, connection_timer which, const connection& c,
+  timer_queue::handle schedule(clock::time_point when, connection_timer which, const transport& c,
                                timer_queue::handle replaces = 0);
   std::string stats_json() const;
+  // The buffer behind every connection's readv (connections are served one
+  // at a time; what must outlive the pass is copied out of it).
+  char* read_buffer() noexcept { return read_buffer_.get(); }
   bool timer_pending(timer_queue::handle h) const noexcept { return timers_.pending(h); }
 
  private:
@@ -78,18 +84,18 @@ class event_loop {
   void pause_accepting();
   void resume_accepting();
   void adopt(unique_fd fd);
-  void reap(connection& c);
+  void reap(transport& c);
   void on_timer(std::uint64_t cookie);
   void serve_ready();
   void arm_timer();
   void start_drain();
   void read_signals();
   void add_internal(const unique_fd& fd);
-  connection* find(int fd, std::uint32_t generation) noexcept;
+  transport* find(int fd, std::uint32_t generation) noexcept;
   // Runs one of a connection's handlers; an allocation failure in it is that
   // connection's alone (closed with an ERROR reply if possible), not the loop's.
   template <class Handler>
-  void serve_connection(connection& c, Handler&& handler);
+  void serve_connection(transport& c, Handler&& handler);
 
   server& owner_;
   const reactor_options& opts_;
@@ -101,13 +107,15 @@ class event_loop {
   unique_fd signal_fd_;
   timer_queue timers_;
   std::optional<clock::time_point> armed_;
-  std::vector<std::unique_ptr<connection>> conns_;  // by descriptor
+  std::vector<std::unique_ptr<transport>> conns_;  // by descriptor
   std::size_t open_ = 0;
   clock::time_point last_trim_{};  // of malloc_trim, when the last connection closed
   std::uint32_t next_generation_ = 1;
+  std::uint64_t ready_round_ = 1;  // advances each time serve_ready takes the list
   std::uint64_t turn_ = 0;  // counts turns; 64 bits never wrap, unlike a generation
   std::vector<std::pair<int, std::uint32_t>> ready_, serving_;  // (fd, generation)
   std::vector<ready_event> events_;
+  std::unique_ptr<char[]> read_buffer_;
   buffer scratch_;  // the batch's headers and small replies
   reply_batch batch_{scratch_};
   protocol::server_counters counters_;
@@ -117,5 +125,15 @@ class event_loop {
   bool drain_expired_ = false;
   bool accept_paused_ = false;
 };
+
+// The transport's read check, here because it needs the loop's type: inline
+// in the read loop, once per readv.
+inline bool transport::can_read(read_mode mode) const noexcept {
+  if (phase_ != phase::serving || peer_eof()) return false;
+  if (mode == read_mode::budgeted && loop_.draining()) return false;
+  // Frames that wait (behind a SLEEP, or past this turn's output budget):
+  // read ahead only a little, or in_ would grow by a read budget every turn.
+  return in_.readable() < held_input_cap || !(session_.deferred() || has_complete_frame());
+}
 
 }  // namespace ioduel::reactor

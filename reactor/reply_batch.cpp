@@ -1,5 +1,7 @@
 #include "reactor/reply_batch.hpp"
 
+#include "reactor/output_queue.hpp"
+
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -52,46 +54,80 @@ void reply_batch::add_frame(protocol::opcode op, std::uint64_t id, std::string_v
   add(nullptr, at, protocol::header_size + payload.size(), true);
 }
 
+const char* reply_batch::pattern_base() noexcept { return pattern.bytes.data(); }
+
 void reply_batch::add_source(std::uint64_t id, std::uint32_t n) {
   const std::size_t at = scratch_.readable();
-  if (source_parts(n) == 1 && n > 0) {
-    char* p = scratch_.prepare(protocol::header_size + n);
-    protocol::encode_header(p, protocol::header{protocol::opcode::source_reply, n, id});
-    protocol::fill_source_pattern({p + protocol::header_size, n}, id);
-    scratch_.commit(protocol::header_size + n);
-    add(nullptr, at, protocol::header_size + n, true);
-    return;
-  }
   char* p = scratch_.prepare(protocol::header_size);
   protocol::encode_header(p, protocol::header{protocol::opcode::source_reply, n, id});
   scratch_.commit(protocol::header_size);
   add(nullptr, at, protocol::header_size, n == 0);
-  const char* from = pattern.bytes.data() + (id & 0xFF);
-  for (std::size_t done = 0; done < n;) {
-    const std::size_t len = std::min<std::size_t>(pattern_chunk, n - done);
-    done += len;
-    part_[parts_++] = part{from, 0, len, done == n};
-    bytes_ += len;
-  }
+  if (n == 0) return;
+  // Not merged with anything: add() merges only parts with the same base
+  // that follow one another, and a header part never ends at the pattern.
+  part_[parts_++] = part{pattern_base(), static_cast<std::size_t>(id & 0xFF), n, true};
+  bytes_ += n;
 }
 
-long reply_batch::send(int fd, std::size_t limit) {
-  if (parts_ == 1 || (part_[0].len >= limit)) {
-    const part& p = part_[0];
-    return ::send(fd, where(p), std::min(p.len, limit), MSG_NOSIGNAL);
+std::size_t reply_batch::add_pattern_iov(const pattern_run& run, std::size_t limit, iovec* iov,
+                                         std::size_t& count, std::size_t room) noexcept {
+  const std::size_t len = std::min(run.len, limit);
+  std::size_t added = 0;
+  while (added < len && count < room) {
+    const std::size_t piece = std::min(pattern_chunk, len - added);
+    iov[count++] = iovec{const_cast<char*>(pattern.bytes.data() + run.offset), piece};
+    added += piece;
   }
-  std::array<iovec, max_parts> iov;
-  std::size_t count = 0, total = 0;
-  for (; count < parts_ && total < limit; ++count) {
-    const part& p = part_[count];
-    const std::size_t len = std::min(p.len, limit - total);
-    iov[count] = iovec{const_cast<char*>(where(p)), len};
-    total += len;
-  }
+  return added;
+}
+
+namespace {
+
+long send_iov(int fd, iovec* iov, std::size_t count) noexcept {
+  if (count == 1) return ::send(fd, iov[0].iov_base, iov[0].iov_len, MSG_NOSIGNAL);
   msghdr msg{};
-  msg.msg_iov = iov.data();
+  msg.msg_iov = iov;
   msg.msg_iovlen = count;
   return ::sendmsg(fd, &msg, MSG_NOSIGNAL);
+}
+
+}  // namespace
+
+long reply_batch::send(int fd, std::size_t limit, std::size_t* offered) {
+  const part& first = part_[0];
+  if ((parts_ == 1 || first.len >= limit) && !is_pattern(first)) {
+    const std::size_t len = std::min(first.len, limit);
+    if (offered) *offered = len;
+    return ::send(fd, where(first), len, MSG_NOSIGNAL);
+  }
+  std::array<iovec, max_iov> iov;
+  std::size_t count = 0, total = 0;
+  for (std::size_t i = 0; i < parts_ && total < limit && count < max_iov; ++i) {
+    const part& p = part_[i];
+    const std::size_t len = std::min(p.len, limit - total);
+    if (is_pattern(p)) {
+      total += add_pattern_iov({p.offset, len}, len, iov.data(), count, max_iov);
+    } else {
+      iov[count++] = iovec{const_cast<char*>(where(p)), len};
+      total += len;
+    }
+  }
+  if (offered) *offered = total;
+  return send_iov(fd, iov.data(), count);
+}
+
+reply_batch::pattern_run reply_batch::advance(pattern_run run, std::size_t sent) noexcept {
+  // Byte k of a reply for `id` is (id + k) mod 256, so moving on moves the
+  // offset with it.
+  return {(run.offset + sent) & 0xFF, run.len - sent};
+}
+
+void reply_batch::append_pattern(const pattern_run& run, buffer& out) {
+  for (std::size_t done = 0; done < run.len;) {
+    const std::size_t piece = std::min(pattern_chunk, run.len - done);
+    out.append({pattern.bytes.data() + run.offset, piece});
+    done += piece;
+  }
 }
 
 std::uint64_t reply_batch::replies_within(std::size_t sent) const noexcept {
@@ -117,6 +153,14 @@ std::size_t reply_batch::cut_reply_left(std::size_t sent) const noexcept {
   return left;
 }
 
+void reply_batch::append_part(const part& p, std::size_t skip, buffer& out) const {
+  if (is_pattern(p)) {
+    append_pattern(advance({p.offset, p.len}, skip), out);
+  } else {
+    out.append({where(p) + skip, p.len - skip});
+  }
+}
+
 void reply_batch::spill(std::size_t sent, buffer& out) {
   for (std::size_t i = 0; i < parts_; ++i) {
     const part& p = part_[i];
@@ -124,7 +168,23 @@ void reply_batch::spill(std::size_t sent, buffer& out) {
       sent -= p.len;
       continue;
     }
-    out.append({where(p) + sent, p.len - sent});
+    append_part(p, sent, out);
+    sent = 0;
+  }
+}
+
+void reply_batch::spill(std::size_t sent, output_queue& out) {
+  for (std::size_t i = 0; i < parts_; ++i) {
+    const part& p = part_[i];
+    if (sent >= p.len) {
+      sent -= p.len;
+      continue;
+    }
+    if (is_pattern(p)) {
+      out.append_pattern(advance({p.offset, p.len}, sent));
+    } else {
+      out.append({where(p) + sent, p.len - sent});
+    }
     sent = 0;
   }
 }

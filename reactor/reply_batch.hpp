@@ -4,7 +4,8 @@
 // are:
 //   - ECHO replies and raw-echo bytes: the input itself, where it was read
 //     (the stack buffer behind readv, or the connection's input buffer);
-//   - SOURCE payloads: one shared, read-only pattern buffer;
+//   - SOURCE payloads: one shared, read-only pattern buffer, one part per
+//     reply however long (sent as 64 KiB pieces of the pattern);
 //   - headers and small replies (SINK, SLEEP, STATS, ERROR): the loop's
 //     scratch buffer, referred to by offset because it may grow meanwhile.
 // The parts borrow memory the batch does not own, so the batch is sent (or
@@ -26,12 +27,34 @@
 
 namespace ioduel::reactor {
 
+class output_queue;
+
 class reply_batch {
  public:
   // Parts a batch holds before it must be sent; at most IOV_MAX (1024).
   static constexpr std::size_t max_parts = 256;
-  // The largest piece of SOURCE payload one part carries.
+  // The largest piece of the pattern one iovec carries (a multiple of 256,
+  // so every piece of a reply starts at the same offset in the pattern).
   static constexpr std::size_t pattern_chunk = 64 * 1024;
+  // The gather list of one writev.
+  static constexpr std::size_t max_iov = 1024;
+
+  // The rest of a SOURCE reply's payload, as a cursor into the shared
+  // pattern: no byte of it is copied while the socket refuses it.
+  struct pattern_run {
+    std::size_t offset = 0;  // where in the pattern the next byte is (below 256)
+    std::size_t len = 0;     // bytes still to go
+    bool empty() const noexcept { return len == 0; }
+  };
+  // Adds up to `limit` bytes of `run` to a gather list as pattern pieces,
+  // while `count` is below `room`; returns the bytes added.
+  static std::size_t add_pattern_iov(const pattern_run& run, std::size_t limit, iovec* iov,
+                                     std::size_t& count, std::size_t room) noexcept;
+  // `run` advanced past `sent` bytes.
+  static pattern_run advance(pattern_run run, std::size_t sent) noexcept;
+  // Appends the bytes of `run` to `out` (a copy: only when something must
+  // be queued behind it).
+  static void append_pattern(const pattern_run& run, buffer& out);
 
   bool empty() const noexcept { return parts_ == 0; }
   std::size_t bytes() const noexcept { return bytes_; }
@@ -44,19 +67,17 @@ class reply_batch {
   void add_borrowed(std::span<const char> bytes, bool ends_reply);
   // A whole frame built in the scratch buffer.
   void add_frame(protocol::opcode op, std::uint64_t id, std::string_view payload);
-  // SOURCE's reply: its header in scratch, its payload from the pattern.
+  // SOURCE's reply: its header in scratch, its payload one part of the
+  // pattern (however long: no reply is copied).
   void add_source(std::uint64_t id, std::uint32_t n);
-  // Parts a SOURCE of n bytes takes: its header and a part per chunk of
-  // pattern, or, for one too long for half a batch, a single part built in
-  // scratch (a copy, for replies over 8 MiB only).
-  static std::size_t source_parts(std::uint32_t n) noexcept {
-    const std::size_t parts = 1 + (std::size_t{n} + pattern_chunk - 1) / pattern_chunk;
-    return parts <= max_parts / 2 ? parts : 1;
-  }
+  // Parts a SOURCE of n bytes takes: its header and, unless empty, its payload.
+  static std::size_t source_parts(std::uint32_t n) noexcept { return n == 0 ? 1 : 2; }
 
-  // Sends at most `limit` bytes with one writev (send for a single part).
-  // Returns the bytes sent, or -1 with errno set.
-  long send(int fd, std::size_t limit);
+  // Sends at most `limit` bytes with one writev (send for a single part; at
+  // most max_iov pieces).  Returns the bytes sent, or -1 with errno set;
+  // `offered`, when given, gets the bytes offered (a short count from a
+  // socket that took all of them is not a full socket).
+  long send(int fd, std::size_t limit, std::size_t* offered = nullptr);
   // Replies whose last part lies within the first `sent` bytes.
   std::uint64_t replies_within(std::size_t sent) const noexcept;
   // Bytes of the reply cut at `sent` still to go (0 if `sent` ends a reply).
@@ -64,6 +85,9 @@ class reply_batch {
   // Appends everything after the first `sent` bytes to `out`: the one copy a
   // reply the socket would not take costs.
   void spill(std::size_t sent, buffer& out);
+  // The same into a connection's output queue, where SOURCE payloads stay
+  // cursors into the pattern: only the other bytes are copied.
+  void spill(std::size_t sent, output_queue& out);
   // Forgets the parts (and empties the scratch buffer).
   void clear() noexcept;
 
@@ -71,14 +95,17 @@ class reply_batch {
 
  private:
   struct part {
-    const char* base;  // nullptr: `offset` is in the scratch buffer
+    const char* base;  // nullptr: `offset` is in the scratch buffer; pattern_base(): the pattern
     std::size_t offset;
     std::size_t len;
     bool ends_reply;
   };
-  const char* where(const part& p) const noexcept {
+  static const char* pattern_base() noexcept;
+  bool is_pattern(const part& p) const noexcept { return p.base == pattern_base(); }
+  const char* where(const part& p) const noexcept {  // not for pattern parts
     return p.base ? p.base + p.offset : scratch_.peek() + p.offset;
   }
+  void append_part(const part& p, std::size_t skip, buffer& out) const;
   void add(const char* base, std::size_t offset, std::size_t len, bool ends_reply) noexcept;
 
   buffer& scratch_;

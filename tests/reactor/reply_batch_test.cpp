@@ -3,16 +3,19 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <string>
 #include <string_view>
 
 #include "base/unique_fd.hpp"
 #include "protocol/replies.hpp"
 #include "reactor/buffer.hpp"
+#include "reactor/output_queue.hpp"
 #include "reactor/reply_batch.hpp"
 
 using ioduel::unique_fd;
 using ioduel::reactor::buffer;
+using ioduel::reactor::output_queue;
 using ioduel::reactor::reply_batch;
 namespace protocol = ioduel::protocol;
 
@@ -107,19 +110,59 @@ BOOST_AUTO_TEST_CASE(a_limit_sends_a_prefix_and_the_spill_holds_exactly_the_rest
   }
 }
 
-BOOST_AUTO_TEST_CASE(a_source_too_long_for_the_batch_is_built_whole_in_scratch) {
-  const std::uint32_t n = 200u * 64u * 1024u;  // 200 chunks: more than half the batch
-  BOOST_TEST(reply_batch::source_parts(n) == 1u);
-  BOOST_TEST(reply_batch::source_parts(70000) == 3u);
+BOOST_AUTO_TEST_CASE(a_long_source_is_one_part_of_the_pattern_and_never_built_in_scratch) {
+  const std::uint32_t n = 200u * 64u * 1024u + 77u;  // 200 pattern pieces and some
+  BOOST_TEST(reply_batch::source_parts(n) == 2u);
+  BOOST_TEST(reply_batch::source_parts(0) == 1u);
   buffer scratch;
   reply_batch batch(scratch);
   batch.add_source(9, n);
   BOOST_TEST(batch.bytes() == protocol::header_size + n);
-  BOOST_TEST(scratch.readable() == protocol::header_size + n);
+  BOOST_TEST(scratch.readable() == protocol::header_size);  // the header only
   buffer rest;
   batch.spill(0, rest);
+  BOOST_REQUIRE(rest.readable() == protocol::header_size + n);
   const std::span<const char> payload(rest.peek() + protocol::header_size, n);
   BOOST_TEST(protocol::check_source_pattern(payload, 9) == n);
+}
+
+BOOST_AUTO_TEST_CASE(an_output_queue_keeps_source_payloads_as_cursors_and_sends_in_order) {
+  const std::string echo = echo_request();
+  const std::string want = expected_replies(echo);
+  const std::size_t payload_at = echo.size() + 16 + 16;  // the SOURCE's payload begins here
+  for (std::size_t sent : {std::size_t{0}, std::size_t{5}, payload_at - 1, payload_at,
+                           payload_at + 1000, want.size() - 1}) {
+    buffer scratch;
+    reply_batch batch(scratch);
+    fill(batch, echo);
+    output_queue q;
+    batch.spill(sent, q);
+    // A second batch queued behind the first: its payload is a cursor too.
+    buffer scratch2;
+    reply_batch batch2(scratch2);
+    fill(batch2, echo);
+    batch2.spill(0, q);
+    const std::string all = want.substr(sent) + want;
+    BOOST_REQUIRE(q.size() == all.size());
+    // Sent in steps, as a socket taking part at a time would; the pattern
+    // bytes consumed are exactly the payloads' (no byte of them was copied).
+    socket_pair p;
+    std::string got;
+    std::size_t pattern_bytes = 0, copied_bytes = 0;
+    while (!q.empty()) {
+      std::size_t offered = 0;
+      const long n = q.send(p.a.get(), 30000, offered);
+      BOOST_REQUIRE(n > 0);
+      BOOST_TEST(offered == std::min<std::size_t>(30000, q.size()));
+      q.consume(
+          static_cast<std::size_t>(n), [&](const char*, std::size_t k) { copied_bytes += k; },
+          [&](std::size_t k) { pattern_bytes += k; });
+      got += p.read_all();
+    }
+    BOOST_TEST(got == all);
+    BOOST_TEST(pattern_bytes == 70000 - (sent > payload_at ? sent - payload_at : 0) + 70000);
+    BOOST_TEST(copied_bytes + pattern_bytes == all.size());
+  }
 }
 
 BOOST_AUTO_TEST_CASE(a_full_batch_keeps_a_part_for_an_error) {

@@ -1,18 +1,25 @@
 #pragma once
-// connection: one accepted TCP connection and everything it is owed.
+// transport: one accepted TCP connection as the event loop sees it: the
+// socket, its buffers, its lifecycle, its poller interest and its timers.
+// The framed protocol spoken over it is the session's (session.hpp): the
+// transport hands it the bytes it read and sends what it answered.
 //
 // Data path: socket -> (readv into the free end of in_ plus a 64 KiB stack
-// buffer) -> frames parsed in place (protocol::serve_frames) -> replies
-// gathered where their bytes are (reply_batch.hpp: ECHO and raw-echo bytes
-// where they were read, SOURCE from the shared pattern) -> one writev at
-// once -> only what the socket would not take is copied, into out_.  While
-// out_ holds output, new replies are copied behind it.  A connection that queues
+// buffer) -> frames answered where they lie (session) -> replies gathered
+// where their bytes are (reply_batch.hpp: ECHO and raw-echo bytes where they
+// were read, SOURCE from the shared pattern) -> one writev at once -> only
+// what the socket would not take is kept in out_ (output_queue.hpp): its
+// bytes copied, once, except SOURCE payloads, kept as cursors into the
+// pattern.  While output is queued, new replies are queued behind it.  A connection that queues
 // nothing owns no buffer storage at all, which is what keeps idle
-// connections small.  A partial frame whose header is in gets in_ sized for
-// the whole frame, so its payload is read in place and parsed once.
+// connections small.
 //
-// The connection never destroys itself: it moves to phase::done (or failed) and the event
-// loop, which owns it, reaps it after the call returns.
+// State: a lifecycle phase, how far the peer's input has been read, and
+// whether the socket refused bytes; everything else (a frame owed a reply,
+// output queued, work left for a later turn) is derived from the buffers.
+//
+// The transport never destroys itself: it moves to phase::done (or failed)
+// and the event loop, which owns it, reaps it after the call returns.
 
 #include <array>
 #include <chrono>
@@ -20,8 +27,10 @@
 #include <span>
 
 #include "reactor/buffer.hpp"
+#include "reactor/output_queue.hpp"
 #include "reactor/poller.hpp"
 #include "reactor/reply_batch.hpp"
+#include "reactor/session.hpp"
 #include "reactor/timer_queue.hpp"
 #include "base/unique_fd.hpp"
 
@@ -32,7 +41,7 @@ class event_loop;
 // The timers a connection asks its loop for.
 enum class connection_timer : std::uint8_t { idle, sleep, linger, release_input };
 
-class connection {
+class transport {
  public:
   // Idle checks run this much after the deadline: erring late is what
   // guarantees a connection is closed only after a full --idle-timeout-ms of
@@ -42,10 +51,10 @@ class connection {
   // The events registered when the connection is added to the poller.
   static unsigned initial_interest(bool edge) noexcept;
 
-  connection(event_loop& loop, unique_fd fd, std::uint32_t generation, unsigned registered,
-             std::uint64_t accepted_turn);
-  connection(const connection&) = delete;
-  connection& operator=(const connection&) = delete;
+  transport(event_loop& loop, unique_fd fd, std::uint32_t generation, unsigned registered,
+            std::uint64_t accepted_turn);
+  transport(const transport&) = delete;
+  transport& operator=(const transport&) = delete;
 
   int fd() const noexcept { return fd_.get(); }
   std::uint32_t generation() const noexcept { return generation_; }
@@ -68,10 +77,9 @@ class connection {
   void arm_idle_timer();
 
  private:
-  // Sizes shared by the transport (connection.cpp, connection_output.cpp)
-  // and the framing (connection_frames.cpp).
-  // The stack buffer behind each readv: large enough that one call usually
-  // drains the socket, free for a connection that keeps nothing.
+  // The loop's buffer behind each readv (event_loop::read_buffer): large
+  // enough that one call usually drains the socket, free for a connection
+  // that keeps nothing.
   static constexpr std::size_t extra_size = 64 * 1024;
   // While frames wait (behind a SLEEP, or past the turn's output budget),
   // read ahead at most this much.
@@ -91,83 +99,101 @@ class connection {
 
   enum class phase : std::uint8_t {
     serving,    // reading requests and answering them
+    paused,     // out_ passed --high-water: no reading or answering until it is half drained
     closing,    // an ERROR reply is the last thing owed: flush it (with a deadline), then linger
     lingering,  // write side shut; discarding input until the peer closes
     done,       // to be reaped
     failed,     // to be reaped, counted as failed (a socket error, or no memory left for it)
   };
-  // How far the peer's end of stream has come: reported by the poller
-  // (read on until it shows, even after a short read), then read.
-  enum class input_end : std::uint8_t { open, fin_reported, fin_read };
+  // How far the peer's input has been read.
+  enum class input_state : std::uint8_t {
+    drained,    // read until the socket was empty: the poller reports more
+    unread,     // reading stopped (a budget, a pause, held frames) with input possibly left
+    to_eagain,  // urgent data or the peer's FIN reported: read past short reads until
+                // EAGAIN or end of stream (a short read may stop at the mark; a FIN's edge is spent)
+    eof,        // end of stream read: the peer sends nothing more
+  };
+  // Whether the socket took everything offered last time.
+  enum class output_state : std::uint8_t {
+    writable,  // the last send was taken whole (or none was tried)
+    blocked,   // the socket refused bytes: wait until the poller reports writability
+  };
+  // The one read allowed while the server starts draining is unbounded and
+  // allowed although the loop is draining.
+  enum class read_mode : std::uint8_t { budgeted, final };
 
+  // Derived states.
   bool ended() const noexcept { return phase_ >= phase::done; }
-  bool peer_eof() const noexcept { return input_ == input_end::fin_read; }
-
-  // Derived states: what is owed and what can be done now, from the buffers.
-  bool has_complete_frame() const noexcept;  // in_ holds a frame (or a bad one) to answer
-  bool output_queued() const noexcept { return !out_.empty(); }
-  bool owes_reply() const noexcept { return sleeping_ || has_complete_frame() || output_queued(); }
-  bool may_answer() const noexcept {
-    return phase_ == phase::serving && !sleeping_ && !output_paused_ && !failed();
+  bool answering() const noexcept { return phase_ <= phase::paused; }  // now or once drained
+  bool peer_eof() const noexcept { return input_ == input_state::eof; }
+  bool input_pending() const noexcept {
+    return input_ == input_state::unread || input_ == input_state::to_eagain;
   }
-  bool out_of_turn_budget() const noexcept;
+  bool write_blocked() const noexcept { return output_ == output_state::blocked; }
+  bool scheduled() const noexcept;  // in the loop's ready list for its next pass
+  bool has_complete_frame() const noexcept {  // in_ holds a frame (or a bad one) to answer
+    return answering() && session_.has_complete_frame(in_.view());
+  }
+  bool output_queued() const noexcept { return !out_.empty(); }
+  std::size_t queued_bytes() const noexcept { return out_.size(); }
+  bool owes_reply() const noexcept {
+    return session_.deferred() || has_complete_frame() || output_queued();
+  }
+  bool may_answer() const noexcept { return phase_ == phase::serving && !session_.deferred(); }
   std::chrono::milliseconds closing_deadline() const noexcept;
 
-  void begin_service() noexcept { turn_output_ = turn_sent_ = 0; }  // a fresh write budget
-  void pump(bool try_read);
-  bool can_read() const noexcept;
-  void read_input();
+  void begin_service() noexcept;  // a fresh write budget
+  void pump(bool try_read, read_mode mode = read_mode::budgeted);
+  void settle();
+  void settle_owed();
+
+  // Input (transport_input.cpp).
+  inline bool can_read(read_mode mode) const noexcept;  // defined in event_loop.hpp
+  void read_input(read_mode mode);
+  bool raw_echo_pass();
   void discard_input();
   void discard_urgent();
   void handle_buffered();
   void serve_from_stack(std::span<const char> data);
-  std::size_t partial_frame_size(std::span<const char> data) const noexcept;
   void reserve_partial();
   std::size_t serve_bytes(std::span<const char> data);
-  std::size_t handle_frames(std::span<const char> data, bool& full);
+  std::size_t answer(std::span<const char> data, bool& full);
+
+  // Output (transport_output.cpp).
   void flush();
   void flush_batch();
   void flush_queued();
   void send_batch(reply_batch& b);
   void echo_from_stack(std::span<const char> data);
-  void send_from(buffer& b);
+  void send_queued();
   std::size_t send_allowance(std::size_t queued) const noexcept;
   void after_send(std::size_t sent, std::size_t allowed) noexcept;
-  void count_sent(const buffer& b, std::size_t sent) noexcept;
 
-  // The framed session's side of protocol::serve_frames (connection_frames.cpp).
-  struct frame_side;
-  friend struct frame_side;
-  void settle();
-  void settle_owed();
+  // Lifecycle.
   void enter_closing();
   void start_linger();
-  void fail() noexcept;
+  void fail() noexcept { phase_ = phase::failed; }
   void arm(std::chrono::steady_clock::time_point when, connection_timer which);
 
   event_loop& loop_;
   unique_fd fd_;
+  session session_;
   int kernel_queued_ = -1;  // the send queue's size when the idle timer last looked
   buffer in_;   // received bytes not yet handled (a partial frame, or frames waiting their turn)
-  buffer out_;  // replies the socket has not taken yet
+  output_queue out_;  // replies the socket has not taken yet
   std::chrono::steady_clock::time_point last_active_;
   std::array<timer_queue::handle, 4> timers_{};  // by connection_timer
-  std::uint64_t sleep_id_ = 0;  // id of the SLEEP whose timer is pending
   std::uint64_t accepted_turn_;
-  std::uint64_t turn_output_ = 0;  // reply bytes built in this service (the write budget)
+  std::uint64_t ready_round_ = 0;  // the loop's ready round it was last put in
   std::uint64_t turn_sent_ = 0;    // bytes sent in this service (the write budget)
-  std::size_t sending_left_ = 0;   // bytes of the reply being sent still to go (frames_out when sent)
   std::uint32_t generation_;
-  unsigned registered_;          // interest registered with a level-triggered poller
+  unsigned registered_;  // interest registered with a level-triggered poller
+  const bool idle_timeouts_;  // --idle-timeout-ms is on (options, not states)
+  const bool raw_;            // --mode raw-echo
+  const std::size_t raw_read_;  // what one raw-echo read asks for
   phase phase_ = phase::serving;
-  bool sleeping_ = false;        // a SLEEP reply is pending; later frames wait
-  input_end input_ = input_end::open;  // the peer's write side
-  bool write_blocked_ = false;   // the socket refused bytes; wait for writability
-  bool output_paused_ = false;   // out_ passed --high-water; no reading until half drained
-  bool more_input_ = false;      // reading stopped with data possibly left in the socket
-  bool urgent_mark_ = false;     // urgent data reported: reads may stop short at the mark until EAGAIN
-  bool queued_ = false;          // in the loop's ready list
-  bool final_read_ = false;      // the one read allowed while starting to drain
+  input_state input_ = input_state::drained;
+  output_state output_ = output_state::writable;
 };
 
 }  // namespace ioduel::reactor
