@@ -112,10 +112,15 @@ BOOST_AUTO_TEST_CASE(small_blocks_share_a_chunk) {
     held.emplace_back(block_pool::acquire(block_pool::min_block, c), c);
   }
   const auto during = block_pool::statistics();
-#if !defined(__SANITIZE_ADDRESS__)
-  BOOST_TEST(during.maps - before.maps <= 1u);
-  BOOST_TEST(during.chunks <= before.chunks + 1);
+#if defined(__SANITIZE_ADDRESS__)
+  constexpr bool carved = false;
+#else
+  constexpr bool carved = true;
 #endif
+  if (carved) {
+    BOOST_TEST(during.maps - before.maps <= 1u);
+    BOOST_TEST(during.chunks <= before.chunks + 1);
+  }
   for (auto [b, c] : held) block_pool::release(b, c);
   block_pool::trim();
   BOOST_TEST(block_pool::statistics().chunks <= 1u);  // the reserve's chunk may stay
