@@ -10,42 +10,47 @@
 // model a block may be returned on another thread than the one it came from,
 // which only moves it between caches.
 //
+// The blocks come from a per-thread block_arena (block_arena.hpp): the
+// small classes are carved from 2-8 MiB chunks, so a block costs no system
+// call to take or give back, and no mapping of its own.
+//
 // A cache that kept every block ever returned would hold the highest number
 // of blocks a thread has ever had lent out at once: under a steady random load
 // that peak keeps creeping up, and so does the server's RSS, long after the
 // load that set it is gone.  So the cache decays: once a period, each size
-// class unmaps as many blocks as lay unused in it for the
-// whole period (its low-water mark), the way Netty's thread caches and
-// jemalloc's decay do.  What stays is what the last period needed.  And
-// when a connection goes, the cache is cut to the bytes this thread still has
-// lent out (or a small floor): clients that left take their share with them,
-// so a server whose load has ended holds no more than the floor, whatever the
-// load was.
+// class gives back as many blocks as lay unused in it for the whole period
+// (its low-water mark), the way Netty's thread caches and jemalloc's decay
+// do; a carved block's pages go back with madvise(MADV_DONTNEED), a chunk
+// that stays wholly free through a period is unmapped.  What stays resident
+// is what the last period needed.  And when a connection goes, the cache is
+// cut to the bytes this thread still has lent out (or a small floor):
+// clients that left take their share with them, so a server whose load has
+// ended holds no more than the floor, whatever the load was.
 //
-// Those pages must then really go back.  A block is its own anonymous
-// mapping, not a malloc chunk: glibc raises its mmap threshold each time it
-// frees a mapped chunk, so 16 KiB to 1 MiB blocks end up in the brk heap,
-// where freed blocks between live small objects never shrink the RSS, which
-// then ratchets up with every new mix of addresses (measured: +10-20% over a
-// 60 s soak).  Unmapping returns a block's pages at once; the cache keeps
-// mappings from being made per request.
+// The pages must really go back, which is why blocks are not malloc chunks:
+// glibc raises its mmap threshold each time it frees a mapped chunk, so 16
+// KiB to 1 MiB blocks end up in the brk heap, where freed blocks between
+// live small objects never shrink the RSS, which then ratchets up with every
+// new mix of addresses (measured: +10-20% over a 60 s soak).
 //
-// Out of address space (RLIMIT_AS), a failed mapping first unmaps the
-// thread's cache; a few 16 KiB blocks kept process-wide then serve small
-// replies and ERRORs, and larger blocks stop short of the limit so that
-// malloc keeps some room (buffer_pool.cpp).
+// Out of address space (RLIMIT_AS), a failed mapping first gives back the
+// thread's free blocks and chunks; a few 16 KiB blocks kept process-wide
+// then serve small replies and ERRORs, and larger blocks stop short of the
+// limit so that malloc keeps some room (block_arena.cpp).
 
 #include <chrono>
 #include <cstddef>
 #include <span>
 #include <utility>
 
+#include "proactor/block_arena.hpp"
+
 namespace ioduel::proactor {
 
 namespace block_pool {
 
-inline constexpr std::size_t min_block = 16 * 1024;
-// How long a cached block may lie unused before it is unmapped.
+inline constexpr std::size_t min_block = block_arena::min_block;
+// How long a cached block may lie unused before its pages are given back.
 inline constexpr std::chrono::milliseconds decay_period{1000};
 // What give_back_surplus() always lets a thread keep: enough for a few
 // connections' blocks, so one client's request-reply cycle reuses them.
@@ -58,7 +63,7 @@ void release(char* block, std::size_t capacity) noexcept;
 // Cut this thread's cache to max(retained_floor, bytes it has lent out).
 // Called when a connection is destroyed.
 void give_back_surplus() noexcept;
-// Bytes held in this thread's cache (for tests).
+// Free bytes this thread keeps resident (for tests).
 std::size_t cached_bytes() noexcept;
 // Changes this thread's decay period (tests make it long, so that only
 // their own end_decay_period() calls end one).
@@ -67,6 +72,11 @@ void set_decay_period(std::chrono::milliseconds period) noexcept;
 // unused since the previous period ended.  acquire() and release() call it
 // once decay_period has passed; tests call it directly.
 void end_decay_period() noexcept;
+// Gives back everything this thread holds and has not lent out (tests start
+// each case from it).
+void trim() noexcept;
+// What this thread's arena holds (for tests and measurements).
+block_arena::stats statistics() noexcept;
 
 }  // namespace block_pool
 

@@ -11,11 +11,18 @@
 // replacement overlap, for instance).  A request that is too big, or that
 // finds every slot busy, falls back to the heap; heap_fallbacks() counts those
 // so the tests and measurements can see that they do not happen.
+//
+// The sizes are what Asio 1.26 asks for, measured: built with
+// -DIODUEL_HANDLER_MEMORY_TRACE, every handler_memory type prints at exit
+// the sizes it was asked for (docs/proactor.md, "Memory").
 
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <new>
+#ifdef IODUEL_HANDLER_MEMORY_TRACE
+#include <cstdio>
+#endif
 
 namespace ioduel::proactor {
 
@@ -35,6 +42,9 @@ class handler_memory {
   handler_memory& operator=(const handler_memory&) = delete;
 
   void* allocate(std::size_t n) {
+#ifdef IODUEL_HANDLER_MEMORY_TRACE
+    trace().note(n);
+#endif
     if (n <= Size) {
       for (std::size_t i = 0; i < Slots; ++i) {
         // In the shared-context model an operation may be freed on one
@@ -63,6 +73,31 @@ class handler_memory {
   }
 
  private:
+#ifdef IODUEL_HANDLER_MEMORY_TRACE
+  // The distinct request sizes seen (a type may serve several operations).
+  struct tracer {
+    std::atomic<std::size_t> sizes[8] = {};
+    std::atomic<std::size_t> requests{0};
+    void note(std::size_t n) noexcept {
+      requests.fetch_add(1, std::memory_order_relaxed);
+      for (auto& s : sizes) {
+        std::size_t seen = 0;
+        if (s.compare_exchange_strong(seen, n) || seen == n) return;
+      }
+    }
+    ~tracer() {
+      std::fprintf(stderr, "handler_memory<%zu, %zu>: %zu requests of", Size, Slots, requests.load());
+      for (auto& s : sizes)
+        if (s.load() != 0) std::fprintf(stderr, " %zu", s.load());
+      std::fprintf(stderr, " bytes\n");
+    }
+  };
+  static tracer& trace() noexcept {
+    static tracer t;
+    return t;
+  }
+#endif
+
   struct slot {
     alignas(std::max_align_t) unsigned char bytes[Size];
   };

@@ -4,16 +4,21 @@ noisy machine.  Each figure is the difference between two runs with
 different request counts, divided by the difference in requests, so start-up
 and shutdown cancel out.
 
-    bench/proactor/measure.py BUILD_DIR allocs|syscalls|idle [--conns N]
+    bench/proactor/measure.py BUILD_DIR allocs|syscalls|idle|memory [--conns N]
 
 allocs:   LD_PRELOAD count_malloc.so (built here from count_malloc.c), runs of
           R1 and R2 requests, allocations per request.
 syscalls: strace -c -f, runs of R1 and R2 requests, system calls per request
           by name, with 1 and with 32 requests in flight per connection.
 SERVER_ARGS in the environment is added to each server's command line.
-idle:     10,000 idle connections (one ECHO each first), server RSS per connection.
+idle:     N idle connections (--conns, default 5,000; one ECHO each first),
+          server RSS per connection, both context models.
+memory:   the soak's load (tests/conformance/soak.json) from `ioduel drive`
+          (BUILD_DIR/harness/ioduel, or IODUEL in the environment) for
+          --conns seconds (default 20), the server under
+          `strace -c -f -e trace=memory`: its mmap, munmap, madvise and brk calls.
 """
-import os, re, signal, subprocess, sys, tempfile
+import json, os, re, signal, subprocess, sys, tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -99,7 +104,36 @@ def idle(build, n):
             stop(p)
             print(f"{name:8} {' '.join(extra) or 'per-thread --threads 1'}: {out.strip()}")
 
+def find_key(j, key):
+    if isinstance(j, dict):
+        if key in j:
+            return j[key]
+        j = list(j.values())
+    if isinstance(j, list):
+        for v in j:
+            found = find_key(v, key)
+            if found is not None:
+                return found
+    return None
+
+def memory(build, seconds):
+    ioduel = os.environ.get("IODUEL", os.path.join(build, "harness", "ioduel"))
+    workload = os.path.join(HERE, "..", "..", "tests", "conformance", "soak.json")
+    for name, cmd in servers(build).items():
+        with tempfile.NamedTemporaryFile("w+", suffix=".strace") as out, \
+             tempfile.NamedTemporaryFile("w+", suffix=".json") as report:
+            p, port = start(["strace", "-c", "-f", "-e", "trace=memory", "-o", out.name] + cmd + ["--port", "0"])
+            subprocess.run([ioduel, "drive", "--target", f"127.0.0.1:{port}", "--workload", workload,
+                            "--duration", str(seconds), "--warmup", "0", "--quiet", "--out", report.name],
+                           check=True, stdout=subprocess.DEVNULL)
+            stop(p)
+            calls = strace_counts(out.name)
+            requests = find_key(json.load(open(report.name)), "total_completed")
+            shown = ", ".join(f"{k} {calls.get(k, 0)}" for k in ("mmap", "munmap", "madvise", "mprotect", "brk"))
+            print(f"{name:8} {seconds} s soak drive ({requests} requests): {shown}")
+
 build, what = sys.argv[1], sys.argv[2]
-conns = int(sys.argv[4]) if len(sys.argv) > 4 and sys.argv[3] == "--conns" else 4
+given = int(sys.argv[4]) if len(sys.argv) > 4 and sys.argv[3] == "--conns" else None
+conns = given or 4
 {"allocs": lambda: allocs(build, conns), "syscalls": lambda: syscalls(build, conns),
- "idle": lambda: idle(build, 10000)}[what]()
+ "idle": lambda: idle(build, given or 5000), "memory": lambda: memory(build, given or 20)}[what]()
