@@ -63,6 +63,19 @@ class input_buffer {
     return target;
   }
 
+  // Raw echo: the bytes in hand become `to`'s without a copy (`to` must be
+  // empty, and no read may target the block), when they sit in a block; the
+  // next read then lands in `to`'s old storage or a fresh block of the same
+  // size.  False if they are in `small_`: the caller copies those.
+  bool hand_over(io_buffer& to, bool reading) {
+    if (reading || !in_block() || !to.empty()) return false;
+    const std::size_t capacity = block_.capacity();
+    to.swap(block_);
+    block_.clear();
+    if (!block_.has_storage()) block_.prepare(capacity);
+    return true;
+  }
+
   // A read's target whose bytes are thrown away (after an ERROR, or at the end).
   boost::asio::mutable_buffer discard_target() noexcept { return boost::asio::buffer(small_, sizeof small_); }
 
