@@ -4,7 +4,11 @@
 # (client.cpp: each session sends a block, echoes back what it reads): in
 # interleaved pairs, the order swapped every pair, each server on CPU 0 and
 # the client on CPU 1, one thread each.  Prints each run's bytes read by the
-# client, then the medians and the median of the per-pair ratios.
+# client and the server's CPU time (from /proc/PID/task/*/schedstat, in
+# nanoseconds), then the medians and the
+# median of the per-pair ratios: of throughput, and of bytes per server
+# CPU-second (the figure that holds when the client, or a busy machine, is
+# what limits the throughput).
 #
 #   bench/proactor/asio_perf.sh OURS ASIO_SERVER ASIO_CLIENT [PAIRS] [SESSIONS] [SECONDS] [BLOCK]
 #
@@ -28,7 +32,8 @@ wait_listening() {  # port
   echo "nothing listening on $1" >&2; exit 1
 }
 
-# One run: server (ours|asio) -> bytes the client read.
+# One run: server (ours|asio) -> "BYTES CPU_NS" (bytes the client read,
+# the server's time on a CPU, all its threads).
 run_one() {
   local which=$1 port pid
   port=$(free_port)
@@ -40,20 +45,27 @@ run_one() {
   pid=$!
   wait_listening "$port"
   taskset -c 1 "$asio_client" 127.0.0.1 "$port" 1 "$block" "$sessions" "$secs" > "$out/cli" 2>&1
+  local ticks
+  ticks=$(cat /proc/"$pid"/task/*/schedstat | awk '{n += $1} END {print n}')
   kill -TERM "$pid"; wait "$pid" 2>/dev/null || true
-  sed -n 's/ total bytes read//p' "$out/cli"
+  echo "$(sed -n 's/ total bytes read//p' "$out/cli") $ticks"
 }
 
-ours_runs=(); asio_runs=(); ratios=()
+ours_runs=(); asio_runs=(); ratios=(); cpu_ratios=()
 for ((i = 0; i < pairs; i++)); do
-  if ((i % 2 == 0)); then o=$(run_one ours); a=$(run_one asio); else a=$(run_one asio); o=$(run_one ours); fi
+  if ((i % 2 == 0)); then ro=$(run_one ours); ra=$(run_one asio); else ra=$(run_one asio); ro=$(run_one ours); fi
+  read -r o ot <<< "$ro"; read -r a at <<< "$ra"
   ours_runs+=("$o"); asio_runs+=("$a")
   r=$(python3 -c "print(f'{$o / $a:.3f}')")
-  ratios+=("$r")
-  echo "pair $((i + 1)): ours $o bytes, asio $a bytes, ratio $r  ($(uptime | sed 's/.*load/load/'))"
+  c=$(python3 -c "print(f'{($o / max($ot, 1)) / ($a / max($at, 1)):.3f}')")
+  ratios+=("$r"); cpu_ratios+=("$c")
+  echo "pair $((i + 1)): ours $o bytes ($((ot / 1000000)) ms CPU), asio $a bytes ($((at / 1000000)) ms CPU)," \
+       "ratio $r, per CPU-second $c" \
+       " ($(uptime | sed 's/.*load/load/'))"
 done
 median() { printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END {print (NR % 2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
 mo=$(median "${ours_runs[@]}"); ma=$(median "${asio_runs[@]}")
 echo "median: ours $mo bytes ($(python3 -c "print(f'{$mo/$secs/1e6:.0f}')") MB/s), asio $ma bytes" \
-     "($(python3 -c "print(f'{$ma/$secs/1e6:.0f}')") MB/s); median of pair ratios $(median "${ratios[@]}")" \
+     "($(python3 -c "print(f'{$ma/$secs/1e6:.0f}')") MB/s); median of pair ratios $(median "${ratios[@]}")," \
+     "per server CPU-second $(median "${cpu_ratios[@]}")" \
      "($sessions sessions x $block B, $secs s, $pairs pairs)"
