@@ -63,6 +63,19 @@ class input_buffer {
     return target;
   }
 
+  // Raw echo: the bytes in hand become `to`'s without a copy (`to` must be
+  // empty, and no read may target the block), when they sit in a block; the
+  // next read then lands in `to`'s old storage or a fresh block of the same
+  // size.  False if they are in `small_`: the caller copies those.
+  bool hand_over(io_buffer& to, bool reading) {
+    if (reading || !in_block() || !to.empty()) return false;
+    const std::size_t capacity = block_.capacity();
+    to.swap(block_);
+    block_.clear();
+    if (!block_.has_storage()) block_.prepare(capacity);
+    return true;
+  }
+
   // A read's target whose bytes are thrown away (after an ERROR, or at the end).
   boost::asio::mutable_buffer discard_target() noexcept { return boost::asio::buffer(small_, sizeof small_); }
 
@@ -70,9 +83,13 @@ class input_buffer {
   void commit(std::size_t n) noexcept {
     if (in_block()) block_.commit(n);
     else small_end_ += static_cast<std::uint16_t>(n);
+    last_read_ = n;
     last_read_full_ = n == read_size_;
     last_read_small_ = n < sizeof small_;
   }
+
+  // True if the last read brought half a block or more: bulk traffic.
+  bool last_read_bulk() const noexcept { return last_read_ >= block_pool::min_block / 2; }
 
   // Moves the bytes in hand between `small_` and a pooled block as their
   // amount calls for.  Not while a read targets the current storage.
@@ -131,6 +148,7 @@ class input_buffer {
 
   io_buffer block_;  // the input once it outgrows small_
   std::size_t read_size_ = 0;
+  std::size_t last_read_ = 0;
   std::uint16_t small_begin_ = 0;
   std::uint16_t small_end_ = 0;
   bool last_read_full_ = false;

@@ -2,15 +2,20 @@
 // One client connection on Asio's completion model: the operations in flight
 // and how the connection ends (its state and frame loop: session_core.hpp).
 //
-// async_read_some into the input -> the frame loop appends replies to `out_`
-// -> async_write_some of the whole batch, resumed until it is out, while
-// later replies collect in `out_`.  At most one read, one write, one timer
-// wait are in flight, each with its own recycled handler memory
+// async_read_some into the input -> the frame loop appends replies to the
+// output (output_queue.hpp) -> written, while later replies collect behind.
+// On epoll the session sends at once from the handler (a non-blocking
+// write_some) and waits for room (async_wait) only for what the socket did
+// not take; on io_uring an async_write_some goes out with the loop's next
+// submission batch (flush()).  At most one read, one write (or wait), one
+// timer wait are in flight, each with its own recycled handler memory
 // (handler_memory.hpp).
 //
-// Lifecycle (`phase_`): serving -> input_ended (end of stream: the client's
-// FIN, or the drain's SHUT_RD) or erred (an ERROR reply queued) -> lingering
-// (our FIN sent, input read and discarded) -> closed.  The session owns
+// State (session_phase.hpp): the phase serving -> input_ended (end of
+// stream: the client's FIN, or the drain's SHUT_RD) or erred (an ERROR reply
+// queued) -> lingering (our FIN sent, input read and discarded) -> closed;
+// each operation idle, in flight or backing off; the input held by a SLEEP
+// or by --high-water.  The session owns
 // itself: it deletes itself once closed with no handler pending (`pending_`),
 // so handlers capture a plain pointer and no reference count moves.  Every
 // handler body runs under `lock_` (run_handler; handler_lock.hpp): empty in
@@ -40,12 +45,14 @@ template <class Model>
 class session final : public session_core<Model> {
   using core = session_core<Model>;
   using typename core::clock;
-  using core::shared_context, core::socket_, core::timer_, core::ctx_, core::out_, core::wbuf_,
-      core::lock_, core::deadline_, core::needed_, core::pending_, core::timer_waiting_, core::phase_, core::reading_,
-      core::writing_, core::sleeping_, core::paused_, core::backoff_, core::input_, core::read_memory_,
-      core::write_memory_, core::timer_memory_, core::closed, core::lingering, core::may_read,
-      core::owes_output, core::bind, core::count, core::is_enobufs, core::queued_output,
-      core::parse_frames, core::echo_raw, core::finish_sleep, core::count_sent;
+  using core::shared_context, core::socket_, core::timer_, core::ctx_,
+      core::lock_, core::deadline_, core::needed_, core::pending_, core::timer_waiting_, core::phase_, core::read_,
+      core::write_, core::hold_, core::input_, core::output_, core::read_memory_, core::write_memory_,
+      core::timer_memory_, core::closed, core::lingering, core::reading, core::writing, core::backing_off,
+      core::sleeping, core::paused, core::may_read, core::may_write, core::owes_output, core::bind, core::count,
+      core::is_enobufs, core::queued_output, core::parse_frames, core::echo_raw, core::finish_sleep,
+      core::run_handler, core::start_op, core::abandon, core::destroy, core::wrote, core::close;
+  friend core;  // destroy() deletes the session
 
  public:
   // pending_ starts at 1: the server has posted start(), which may still be
@@ -61,6 +68,11 @@ class session final : public session_core<Model> {
         // SIGURG counts urgent bytes from now on (urgent_data.hpp); one
         // that came before raised none and is counted here.
         count(ctx_.counters().oob_discarded, urgent::claim(socket_.native_handle()));
+#if !defined(BOOST_ASIO_HAS_IO_URING_AS_DEFAULT)
+        // write_some then sends what the socket has room for and returns
+        // would_block for the rest instead of waiting (flush()).
+        socket_.non_blocking(true);
+#endif
         arm_timer();
         step();
       });
@@ -115,7 +127,7 @@ class session final : public session_core<Model> {
 
   // What was being read or built is incomplete: drop it and the replies not
   // yet started (freeing memory first); the ERROR (id 0, naming memory)
-  // follows the whole replies left in wbuf_, then the session ends as after
+  // follows the whole replies left in the batch, then the session ends as after
   // any ERROR.  Lingering, or failing again after the ERROR, closes.
   void on_alloc_failure() noexcept {
     if (closed()) return;
@@ -123,12 +135,11 @@ class session final : public session_core<Model> {
       close(true);
       return;
     }
-    out_.clear();
-    input_.drop(reading_, out_);
-    sleeping_ = false;
-    paused_ = false;
+    output_.drop_pending();
+    input_.drop(reading(), output_.pending());
+    hold_ = input_hold::none;
     try {
-      protocol::append_error_reply(out_, 0, "out of memory: the server cannot hold this connection's data");
+      protocol::append_error_reply(output_.pending(), 0, "out of memory: the server cannot hold this connection's data");
     } catch (const std::bad_alloc&) {
       close(true);
       return;
@@ -142,67 +153,52 @@ class session final : public session_core<Model> {
     });
   }
 
-  // Every handler runs here: its body under lock_, then the session deletes
-  // itself once closed with no handler of it pending or running (a handler
-  // waiting for the lock is still counted in pending_), after the unlock.
-  template <class F>
-  void run_handler(F&& body) noexcept {
-    bool last = false;
-    {
-      std::lock_guard lock(lock_);
-      body();
-      last = --pending_ == 0 && closed();
-    }
-    if (last) destroy();
-  }
-
-  // post_start() failed: runs on the listener's thread, one that runs this
-  // context (listener.hpp), before any handler of the session.
-  void abandon() noexcept {
-    phase_ = session_phase::closed;
-    ctx_.remove(*this);
-    count(ctx_.counters().connections_closed);
-    boost::system::error_code ignored;
-    socket_.close(ignored);
-    destroy();
-  }
-
-  // No UBSan vptr check on the host's call: the check probes the object's
-  // memory through a pipe, which fails while the process is out of
-  // descriptors (a case the server must survive), and then reports an
-  // "invalid vptr" on the server object itself and exits.  The host is the
-  // server, whose type is never in doubt.
-  __attribute__((no_sanitize("vptr"))) void destroy() noexcept {
-    session_host& host = ctx_.host;
-    delete this;
-    block_pool::give_back_surplus();  // a client that left takes its share of the pool
-    host.session_destroyed();
-  }
-
   // ---- reading ---------------------------------------------------------------
 
   void start_read() {
     if (!may_read()) return;
-    const asio::mutable_buffer target = lingering() ? input_.discard_target() : input_.prepare_read(needed_);
-    reading_ = true;
-    ++pending_;
-    try {
-      socket_.async_read_some(target, bind(read_memory_, [this](const boost::system::error_code& ec, std::size_t n) {
-                               run_handler([&] { on_read(ec, n); });
-                             }));
-    } catch (...) {
-      reading_ = false;
-      --pending_;
-      throw;
+#if !defined(BOOST_ASIO_HAS_IO_URING_AS_DEFAULT)
+    // epoll, bulk traffic: Asio tries a new read at once (speculatively),
+    // which right after a read and a reply finds the socket empty, one
+    // recvfrom wasted per read (0.85 per 16 KiB message measured, in Asio's
+    // own server too).  Posted, the start waits behind the completions
+    // already queued, while the peer answers: the recvfrom then finds the
+    // bytes, and the read needs no epoll event.  Small requests (ping-pong)
+    // start at once: there the post would cost an empty epoll_wait.
+    if (input_.last_read_bulk() && !lingering()) {
+      read_ = op_state::queued;
+      ++pending_;
+      try {
+        asio::post(socket_.get_executor(), bind(read_memory_, [this] { run_handler([this] { on_read_turn(); }); }));
+      } catch (...) {
+        read_ = op_state::idle;
+        --pending_;
+        throw;
+      }
+      return;
     }
+#endif
+    start_read_now();
+  }
+
+  void on_read_turn() {
+    read_ = op_state::idle;
+    if (!closed()) guarded([this] { start_read_now(); });
+  }
+
+  void start_read_now() {
+    if (!may_read()) return;
+    const asio::mutable_buffer target = lingering() ? input_.discard_target() : input_.prepare_read(needed_);
+    start_op(read_, read_memory_, [&](auto handler) { socket_.async_read_some(target, std::move(handler)); },
+             [this](const boost::system::error_code& ec, std::size_t n) { on_read(ec, n); });
   }
 
   void on_read(const boost::system::error_code& ec, std::size_t n) {
-    reading_ = false;
+    read_ = op_state::idle;
     if (!closed()) {
       guarded([&] {
         if (is_enobufs(ec)) {
-          begin_backoff();
+          begin_backoff(read_);
           return;
         }
         if (lingering()) {
@@ -225,11 +221,11 @@ class session final : public session_core<Model> {
     }
   }
 
-  // io_uring could not take an operation: try again shortly rather than drop
-  // the connection (see docs/proactor.md).  step() on expiry resumes both the
-  // read and the write.
-  void begin_backoff() {
-    backoff_ = true;
+  // io_uring (or, on epoll, the kernel's send) could not take an operation:
+  // try again shortly rather than drop the connection (see
+  // docs/proactor.md).  step() on expiry resumes both the read and the write.
+  void begin_backoff(op_state& op) {
+    op = op_state::backoff;
     timer_.expires_after(enobufs_backoff);
     start_timer_wait();
   }
@@ -239,10 +235,16 @@ class session final : public session_core<Model> {
   // Everything that can happen after any event, in one place.
   void step() {
     if (closed()) return;
-    if (ctx_.options.mode == protocol::server_mode::raw_echo) echo_raw();
-    else if (parse_frames()) arm_timer();
-    flush();
-    input_.adjust(needed_, reading_);
+    for (;;) {
+      if (ctx_.options.mode == protocol::server_mode::raw_echo) echo_raw();
+      else if (parse_frames()) arm_timer();
+      const bool held = paused();
+      flush();
+      // A send at once that took the output below half the high-water mark
+      // ended the pause: answer what it held back before reading more.
+      if (!held || paused() || closed()) break;
+    }
+    input_.adjust(needed_, reading());
     start_read();
     maybe_finish();
   }
@@ -250,7 +252,7 @@ class session final : public session_core<Model> {
   // Decides whether the connection is done: after an ERROR reply, or after
   // end of stream (the client's, or the drain's), once every owed reply is out.
   void maybe_finish() {
-    if (closed() || lingering() || owes_output() || sleeping_) return;
+    if (closed() || lingering() || owes_output() || sleeping()) return;
     if (phase_ == session_phase::erred) {
       begin_linger();
     } else if (phase_ == session_phase::input_ended) {
@@ -265,44 +267,69 @@ class session final : public session_core<Model> {
 
   // ---- writing -------------------------------------------------------------------
 
-  // One async_write_some at a time over wbuf_, resumed from on_write until
-  // the batch is out, so that each part that leaves counts as activity (a
-  // client reading slowly is not idle) and a failed submission (io_uring's
-  // ENOBUFS: nothing was written) can be retried where it stopped.  Each
-  // write offers at most write_slice bytes: a fast reader's socket takes
-  // several MiB in one sendmsg, and every completion is one handler's turn,
-  // so the slice is what bounds one connection's output per turn while
-  // other connections on the same loop wait.
+  // Writes the output one slice at a time (output_queue.hpp), resumed until
+  // it is out, so that each part that leaves counts as activity (a client
+  // reading slowly is not idle) and a failed submission (ENOBUFS: nothing
+  // was written) can be retried where it stopped.  The slice bounds one
+  // connection's output per turn while other connections on the loop wait.
   void flush() {
-    if (writing_ || closed() || backoff_) return;
-    if (wbuf_.empty()) {
-      if (out_.empty()) return;
-      out_.swap(wbuf_);
+    if (!may_write()) return;
+    asio::const_buffer slice = output_.next_slice();
+    if (slice.size() == 0) return;
+#if defined(BOOST_ASIO_HAS_IO_URING_AS_DEFAULT)
+    // io_uring: the write joins the loop's next submission batch, one
+    // io_uring_enter for every connection's writes and reads; a send from
+    // here would be a system call of its own per reply.
+    start_op(write_, write_memory_, [&](auto handler) { socket_.async_write_some(slice, std::move(handler)); },
+             [this](const boost::system::error_code& ec, std::size_t n) { on_write(ec, n); });
+#else
+    // epoll: send at once.  Asio's async_write_some would send as soon, but
+    // deliver its completion through the scheduler's queue, a reactor round
+    // trip per reply; write_some on the non-blocking socket is one sendto
+    // and no handler.  One slice per turn: what is left (the socket had no
+    // room, or the output is longer) waits for room (below).
+    boost::system::error_code failure;
+    const std::size_t n = socket_.write_some(slice, failure);
+    if (n != 0) wrote(n);
+    if (is_enobufs(failure)) {
+      begin_backoff(write_);  // nothing was lost: try again shortly
+      return;
     }
-    writing_ = true;
-    ++pending_;
-    try {
-      socket_.async_write_some(asio::buffer(wbuf_.readable().data(), std::min(wbuf_.size(), write_slice)),
-                               bind(write_memory_, [this](const boost::system::error_code& ec, std::size_t n) {
-                                 run_handler([&] { on_write(ec, n); });
-                               }));
-    } catch (...) {
-      writing_ = false;
-      --pending_;
-      throw;
+    if (failure && failure != asio::error::would_block) {
+      close(true);  // EPIPE, a reset
+      return;
+    }
+    if (output_.empty()) return;
+    start_op(write_, write_memory_,
+             [&](auto handler) { socket_.async_wait(asio::socket_base::wait_write, std::move(handler)); },
+             [this](const boost::system::error_code& ec) { on_writable(ec); });
+#endif
+  }
+
+  // epoll: the socket has room again (or failed: the send says how).
+  void on_writable(const boost::system::error_code& ec) {
+    write_ = op_state::idle;
+    if (!closed()) {
+      guarded([&] {
+        if (ec) {
+          close(ec != asio::error::operation_aborted);
+          return;
+        }
+        step();
+      });
     }
   }
 
+  // io_uring: a write completed.
   void on_write(const boost::system::error_code& ec, std::size_t n) {
-    writing_ = false;
-    // What the socket took counts even if the session closed meanwhile (under
-    // epoll the first sendmsg runs inside async_write_some): the client may
-    // have read it.  wbuf_ outlives a write in flight (close()).
-    count_sent(n);
+    write_ = op_state::idle;
+    // What the socket took counts even if the session closed meanwhile: the
+    // client may have read it.  The output outlives a write in flight (close()).
+    if (n != 0) wrote(n);
     if (!closed()) {
       guarded([&] {
         if (is_enobufs(ec)) {
-          begin_backoff();
+          begin_backoff(write_);
           return;
         }
         if (ec) {
@@ -310,10 +337,6 @@ class session final : public session_core<Model> {
           close(ec != asio::error::operation_aborted);
           return;
         }
-        if (n != 0) deadline_.touch(clock::now());
-        wbuf_.consume(n);
-        if (wbuf_.empty() && out_.empty()) wbuf_.release();
-        if (paused_ && queued_output() <= ctx_.options.high_water / 2) paused_ = false;
         step();
       });
     }
@@ -324,8 +347,8 @@ class session final : public session_core<Model> {
   // Sets the timer to the earliest deadline the session has (a change of
   // expiry cancels the wait in flight, whose handler then does nothing).
   void arm_timer() {
-    if (closed() || backoff_) return;
-    const auto deadline = deadline_.next(sleeping_, lingering());
+    if (closed() || backing_off()) return;
+    const auto deadline = deadline_.next(sleeping(), lingering());
     if (deadline == clock::time_point::max()) {
       if (timer_waiting_) timer_.cancel();
       return;
@@ -352,13 +375,14 @@ class session final : public session_core<Model> {
     --timer_waiting_;
     if (!closed() && ec != asio::error::operation_aborted) {
       guarded([&] {
-        if (backoff_) {
-          backoff_ = false;
+        if (backing_off()) {
+          if (read_ == op_state::backoff) read_ = op_state::idle;
+          if (write_ == op_state::backoff) write_ = op_state::idle;
           arm_timer();
           step();
           return;
         }
-        switch (deadline_.expired(clock::now(), sleeping_, lingering())) {
+        switch (deadline_.expired(clock::now(), sleeping(), lingering())) {
           case session_deadline::expiry::sleep_over:
             finish_sleep();
             step();
@@ -370,7 +394,7 @@ class session final : public session_core<Model> {
             // Owed output (queued, or stuck at a peer not reading now) is not
             // idle: look again a timeout later.  After an ERROR only the
             // output's progress counts: closed once none left for the timeout.
-            if (phase_ != session_phase::erred && (owes_output() || paused_)) {
+            if (phase_ != session_phase::erred && (owes_output() || paused())) {
               deadline_.touch(clock::now());
               break;
             }
@@ -405,41 +429,6 @@ class session final : public session_core<Model> {
     deadline_.linger();
     arm_timer();
     start_read();
-  }
-
-  void close(bool failed) noexcept {
-    if (closed()) return;
-    phase_ = session_phase::closed;
-    ctx_.remove(*this);
-    count(ctx_.counters().connections_closed);
-    if (failed) count(ctx_.counters().connections_failed);
-#if defined(BOOST_ASIO_HAS_IO_URING_AS_DEFAULT)
-    // On io_uring no operation is cancelled and no descriptor closed with
-    // an operation in flight: shutdown() completes a pending read (end of
-    // stream) and write (EPIPE) as the drain's SHUT_RD does, and the
-    // destructor closes the descriptor once every completion has run
-    // (pending_ == 0).  Boost 1.81's cancellation (close() or cancel() with
-    // an operation in flight) is unsafe there: its IORING_OP_ASYNC_CANCEL
-    // entry never gets its user_data set, and liburing 2.3 does not clear a
-    // reused submission entry, so the cancel's completion is delivered to
-    // whatever operation queue last used that entry: a stray result for
-    // its operation, and when that queue already waits in the batch being
-    // run, a second push of it, which unlinks the completions queued
-    // between (reads, writes and accepts that then never complete while
-    // every thread sleeps in io_uring_wait_cqe).  close() also frees the
-    // socket's io_object with the cancelled operation still queued in it,
-    // for the next socket registered to inherit.  docs/proactor.md.
-    ::shutdown(socket_.native_handle(), SHUT_RDWR);
-#else
-    boost::system::error_code ignored;
-    socket_.close(ignored);
-#endif
-    timer_.cancel();
-    // A buffer an operation still targets (io_uring may be using it until the
-    // cancellation completes) is released by the destructor instead.
-    input_.release_unless(reading_);
-    out_.release();
-    if (!writing_) wbuf_.release();
   }
 
 };

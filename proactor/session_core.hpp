@@ -1,14 +1,17 @@
 #pragma once
 // What one connection holds, and how its input becomes replies, apart from
 // the operations in flight (session.hpp drives those): the socket and timer,
-// the input (input_buffer.hpp) and the two output buffers, the deadlines
-// (deadline.hpp), the phase and the flags derived from it, the handler
-// memory of each kind of operation, and the frame loop that decodes the
-// input in place and appends each reply to `out_`.
+// the input (input_buffer.hpp) and the output (output_queue.hpp), the
+// deadlines (deadline.hpp), the state (session_phase.hpp) and the
+// predicates derived from it, the handler memory of each kind of operation,
+// and the frame loop that decodes the input in place and appends each reply
+// to the output.
 //
 // Model is per_thread_model (one io_context per thread: the handlers are
 // already serialized) or shared_model (one io_context run by every thread:
 // the session's handler_lock serializes them, handler_lock.hpp).
+
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <chrono>
@@ -29,6 +32,8 @@
 #include "proactor/handler_lock.hpp"
 #include "proactor/handler_memory.hpp"
 #include "proactor/input_buffer.hpp"
+#include "proactor/output_queue.hpp"
+#include "proactor/session_phase.hpp"
 #include "protocol/frame_session.hpp"
 #include "protocol/parser.hpp"
 
@@ -36,23 +41,13 @@ namespace ioduel::proactor {
 
 namespace asio = boost::asio;
 
+template <class Model>
+class session;  // session.hpp
+
 using socket_type = asio::basic_stream_socket<asio::ip::tcp, asio::io_context::executor_type>;
 using timer_type = asio::basic_waitable_timer<std::chrono::steady_clock,
                                               asio::wait_traits<std::chrono::steady_clock>,
                                               asio::io_context::executor_type>;
-
-// Most bytes one async_write_some offers the socket (the reactor's default
-// --write-budget): a connection streaming to a fast reader sends this much
-// per handler turn, then waits its turn behind the others (session.hpp).
-inline constexpr std::size_t write_slice = 256 * 1024;
-
-enum class session_phase : std::uint8_t {
-  serving,      // reading and answering
-  input_ended,  // end of stream: answer every complete frame held, then end
-  erred,        // an ERROR reply is queued: nothing more is parsed or read
-  lingering,    // our FIN is sent: read and discard until EOF or the deadline
-  closed,
-};
 
 template <class Model>
 class session_core : public session_base {
@@ -69,19 +64,25 @@ class session_core : public session_base {
 
   bool closed() const noexcept { return phase_ == session_phase::closed; }
   bool lingering() const noexcept { return phase_ == session_phase::lingering; }
+  bool reading() const noexcept { return read_ == op_state::in_flight; }
+  bool writing() const noexcept { return write_ == op_state::in_flight; }
+  bool backing_off() const noexcept { return read_ == op_state::backoff || write_ == op_state::backoff; }
+  bool sleeping() const noexcept { return hold_ == input_hold::sleeping; }
+  bool paused() const noexcept { return hold_ == input_hold::paused; }
   // Frames are parsed while serving and, after end of stream, until none is left.
   bool may_parse() const noexcept {
-    return (phase_ == session_phase::serving || phase_ == session_phase::input_ended) && !sleeping_ &&
-           !paused_;
+    return (phase_ == session_phase::serving || phase_ == session_phase::input_ended) &&
+           hold_ == input_hold::none;
   }
   bool may_read() const noexcept {
-    if (reading_ || backoff_) return false;
+    if (read_ != op_state::idle || backing_off()) return false;
     if (lingering()) return true;
     // Draining does not stop reading: the frames that have arrived are owed
     // replies, and closing with unread input would reset the connection.
-    return phase_ == session_phase::serving && !sleeping_ && !paused_;
+    return phase_ == session_phase::serving && hold_ == input_hold::none;
   }
-  bool owes_output() const noexcept { return writing_ || !out_.empty() || !wbuf_.empty(); }
+  bool may_write() const noexcept { return write_ == op_state::idle && !backing_off() && !closed(); }
+  bool owes_output() const noexcept { return writing() || !output_.empty(); }
   int kernel_queued_ = -1;  // the send queue's size when the idle timer last looked
 
   // Binds a handler to the handler memory kept for its kind of operation.
@@ -99,17 +100,107 @@ class session_core : public session_base {
     return ec == boost::system::errc::no_buffer_space;
   }
 
+  // ---- the session's life: handlers, writes counted, the end ---------------------
+
+  // Every handler runs here: its body under lock_, then the session deletes
+  // itself once closed with no handler of it pending or running (a handler
+  // waiting for the lock is still counted in pending_), after the unlock.
+  template <class F>
+  void run_handler(F&& body) noexcept {
+    bool last = false;
+    {
+      std::lock_guard lock(lock_);
+      body();
+      last = --pending_ == 0 && closed();
+    }
+    if (last) destroy();
+  }
+
+  // post_start() failed: runs on the listener's thread, one that runs this
+  // context (listener.hpp), before any handler of the session.
+  void abandon() noexcept {
+    phase_ = session_phase::closed;
+    ctx_.remove(*this);
+    count(ctx_.counters().connections_closed);
+    boost::system::error_code ignored;
+    socket_.close(ignored);
+    destroy();
+  }
+
+  // No UBSan vptr check on the host's call: the check probes the object's
+  // memory through a pipe, which fails while the process is out of
+  // descriptors (a case the server must survive), and then reports an
+  // "invalid vptr" on the server object itself and exits.  The host is the
+  // server, whose type is never in doubt.
+  __attribute__((no_sanitize("vptr"))) void destroy() noexcept {
+    session_host& host = ctx_.host;
+    delete static_cast<session<Model>*>(this);  // session.hpp: its destructor is ours to call
+    block_pool::give_back_surplus();  // a client that left takes its share of the pool
+    host.session_destroyed();
+  }
+
+  // Starts an operation whose handler runs `on_done` under the lock, with
+  // `op` in flight and counted in pending_ meanwhile.
+  template <class Memory, class Start, class Done>
+  void start_op(op_state& op, Memory& memory, Start&& start, Done on_done) {
+    op = op_state::in_flight;
+    ++pending_;
+    try {
+      start(bind(memory, [this, on_done](const auto&... result) { run_handler([&] { on_done(result...); }); }));
+    } catch (...) {
+      op = op_state::idle;
+      --pending_;
+      throw;
+    }
+  }
+
+  // The socket took n bytes: counted, and activity.
+  void wrote(std::size_t n) {
+    count_sent(n);
+    deadline_.touch(clock::now());
+    if (paused() && queued_output() <= ctx_.options.high_water / 2) hold_ = input_hold::none;
+  }
+
+  // Ends the connection now (its handlers pending still run, and do nothing).
+  void close(bool failed) noexcept {
+    if (closed()) return;
+    phase_ = session_phase::closed;
+    ctx_.remove(*this);
+    count(ctx_.counters().connections_closed);
+    if (failed) count(ctx_.counters().connections_failed);
+#if defined(BOOST_ASIO_HAS_IO_URING_AS_DEFAULT)
+    // On io_uring no operation is cancelled and no descriptor closed with
+    // an operation in flight: shutdown() completes a pending read (end of
+    // stream) and write (EPIPE), and the destructor closes the descriptor
+    // once every completion has run (pending_ == 0).  Boost 1.81's
+    // cancellation there delivers the cancel's completion to whichever
+    // operation last used its submission entry, and close() frees the
+    // io_object with the cancelled operation still queued in it
+    // (docs/proactor.md, "Lost completions on io_uring").
+    ::shutdown(socket_.native_handle(), SHUT_RDWR);
+#else
+    boost::system::error_code ignored;
+    socket_.close(ignored);
+#endif
+    timer_.cancel();
+    // A buffer an operation still targets (io_uring may be using it until the
+    // cancellation completes) is released by the destructor instead.
+    input_.release_unless(reading());
+    output_.release(writing());
+  }
+
   // ---- turning input into replies ----------------------------------------------
 
-  std::size_t queued_output() const noexcept { return out_.size() + wbuf_.size(); }
+  std::size_t queued_output() const noexcept { return output_.size(); }
+  bool over_high_water() const noexcept { return queued_output() > ctx_.options.high_water; }
 
   // The proactor's side of protocol::serve_frames (protocol/frame_session.hpp):
-  // replies appended whole to out_, counted per context model, a SLEEP on
+  // replies appended whole to the output, counted per context model, a SLEEP on
   // the session's deadline; over --high-water after a reply, neither parse
   // nor read.
   struct frame_side {
     session_core& s;
-    protocol::append_replies<io_buffer> to{s.out_};
+    protocol::append_replies<io_buffer> to{s.output_.pending()};
     bool began_sleep = false;
 
     bool may_answer(const protocol::frame&) const noexcept { return s.may_parse(); }
@@ -118,7 +209,7 @@ class session_core : public session_base {
       count(s.ctx_.counters().bytes_in, n);
     }
     void replied() noexcept {
-      if (s.queued_output() > s.ctx_.options.high_water) s.paused_ = true;
+      if (s.hold_ == input_hold::none && s.over_high_water()) s.hold_ = input_hold::paused;
     }
     void reply_echo(std::span<const char> bytes, const protocol::frame& f) {
       to.reply_echo(bytes, f);
@@ -142,7 +233,7 @@ class session_core : public session_base {
       replied();
     }
     void reject(std::uint64_t id, std::string_view message) {
-      protocol::append_error_reply(s.out_, id, message);
+      protocol::append_error_reply(s.output_.pending(), id, message);
       count(s.ctx_.counters().protocol_errors);
       s.phase_ = session_phase::erred;
     }
@@ -160,50 +251,40 @@ class session_core : public session_base {
     return side.began_sleep;
   }
 
+  // Raw echo: the bytes read become output, handed over without a copy
+  // when they fill a block and nothing is queued before them.
   void echo_raw() {
-    auto& c = ctx_.counters();
     const std::span<char> in = input_.bytes();
-    if (in.empty() || paused_ || lingering()) return;
-    std::memcpy(out_.prepare(in.size()), in.data(), in.size());
-    out_.commit(in.size());
-    count(c.bytes_in, in.size());
-    input_.consume(in.size());
+    if (in.empty() || paused() || lingering()) return;
+    count(ctx_.counters().bytes_in, in.size());
+    io_buffer& out = output_.pending();
+    if (!input_.hand_over(out, reading())) {
+      std::memcpy(out.prepare(in.size()), in.data(), in.size());
+      out.commit(in.size());
+      input_.consume(in.size());
+    }
     needed_ = 1;
-    if (queued_output() > ctx_.options.high_water) paused_ = true;
+    if (over_high_water()) hold_ = input_hold::paused;
   }
 
   void begin_sleep(std::uint64_t id, std::uint32_t us) {
-    sleeping_ = true;
+    hold_ = input_hold::sleeping;
     sleep_id_ = id;
     deadline_.sleep_for(std::chrono::microseconds(us));
   }
 
   void finish_sleep() {
-    sleeping_ = false;
     // The connection was owed this reply all along: idleness counts from now.
     deadline_.touch(clock::now());
-    protocol::append_empty_reply(out_, protocol::opcode::sleep_reply, sleep_id_);
+    protocol::append_empty_reply(output_.pending(), protocol::opcode::sleep_reply, sleep_id_);
+    hold_ = over_high_water() ? input_hold::paused : input_hold::none;
   }
 
-  // frames_out and bytes_out count what the socket took, not what was built
-  // (docs/protocol.md): called with the first `n` bytes of wbuf_ once a
-  // write has sent them.  wbuf_ holds whole replies from its front, so each
-  // reply's header is in hand when its first byte leaves; reply_left_
-  // carries a reply cut by a partial write into the next one.
+  // The socket took n bytes of the output (a write, or a send at once).
   void count_sent(std::size_t n) noexcept {
     auto& c = ctx_.counters();
-    count(c.bytes_out, n);
-    if (ctx_.options.mode == protocol::server_mode::raw_echo) return;
-    const char* p = wbuf_.readable().data();
-    std::uint64_t frames = 0;
-    for (std::size_t pos = 0; pos < n;) {
-      if (reply_left_ == 0) reply_left_ = protocol::header_size + protocol::load_be32(p + pos + 4);
-      const std::size_t take = std::min(reply_left_, n - pos);
-      pos += take;
-      reply_left_ -= take;
-      if (reply_left_ == 0) ++frames;
-    }
-    if (frames != 0) count(c.frames_out, frames);
+    const bool raw = ctx_.options.mode == protocol::server_mode::raw_echo;
+    output_.sent(n, c.bytes_out, raw ? nullptr : &c.frames_out);
   }
 
   socket_type socket_;
@@ -211,21 +292,17 @@ class session_core : public session_base {
   context_state& ctx_;
   handler_lock<shared_context> lock_;
 
-  io_buffer out_;   // replies waiting for the write in flight
-  io_buffer wbuf_;  // replies being written (what is left of them)
+  output_queue output_;
 
   session_deadline deadline_;
   std::uint64_t sleep_id_ = 0;
   std::size_t needed_ = protocol::header_size;  // bytes the frame at the front needs
-  std::size_t reply_left_ = 0;  // bytes of the reply being written still to go (count_sent)
   std::uint32_t pending_ = 1;  // handlers started and not yet finished (start() first: session.hpp)
   std::uint8_t timer_waiting_ = 0;
   session_phase phase_ = session_phase::serving;
-  bool reading_ = false;
-  bool writing_ = false;
-  bool sleeping_ = false;
-  bool paused_ = false;   // over --high-water: neither parse nor read
-  bool backoff_ = false;  // io_uring refused an operation: the timer retries it
+  op_state read_ = op_state::idle;
+  op_state write_ = op_state::idle;
+  input_hold hold_ = input_hold::none;
 
   // Sized to the operations Asio 1.26 allocates for each (measured on both
   // backends and both context models).
