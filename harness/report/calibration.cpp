@@ -38,13 +38,19 @@ json calibration_summary(const json& report) {
     for (const json& w : array_field(report, "workloads")) {
       for (const json& c : array_field(w, "comparisons")) {
         const json& row = object_field(object_field(c, "metrics"), m.key);
-        if (row.empty() || row.value("rounds", 0) == 0 || !row.value("p_beyond", json()).is_number()) continue;
+        if (row.empty() || row.value("rounds", 0) == 0) continue;
         const std::string v = row.value("verdict", "");
         // A row that could carry no verdict (too few rounds, or resting on a
         // saturated generator) says nothing of the false-verdict rate: counting
-        // it would make "0 false" read better than the machine deserves.  Its
-        // interval still shows the noise, so its width counts.
-        if (row.value("rounds", 0) < static_cast<int>(min_rounds_for_verdict) || v == "generator_bound") {
+        // it would make "0 false" read better than the machine deserves.
+        // Below 5 rounds its interval is not a 95% one either (75% at 3
+        // rounds), so it would flatter the widths too: it counts in neither.
+        // A generator-bound row's interval is a 95% one: its width counts.
+        if (row.value("rounds", 0) < static_cast<int>(min_rounds_for_verdict)) {
+          ++barred;
+          continue;
+        }
+        if (v == "generator_bound") {
           ++barred;
         } else {
           ++compared;

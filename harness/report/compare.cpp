@@ -100,15 +100,21 @@ std::vector<std::string> group_names(const json& result) {
 // Then each group's rows (the hog workload's point is its light group), on
 // the group's own figures in every repetition; the server's CPU is not per
 // group.  They carry "group" and stay outside the report-wide correction, as
-// show's group rows do: their verdicts are the interval's alone.
+// show's group rows do: their verdicts are the interval's alone.  Where the
+// two sides' repetitions hold different groups (one side's all failed before
+// reporting any), there are none, and `notes` says so under `where`.
 void add_rows(json& rows, const side& candidate, const side& baseline, bool paired, double margin,
-              bool open_loop) {
+              bool open_loop, json& notes, const std::string& where) {
   for (const auto& m : report_metrics()) {
     if (open_loop && m.key == "throughput_rps") continue;
     if (auto row = compare_metric(m, candidate, baseline, paired, margin)) rows.push_back(std::move(*row));
   }
   const std::vector<std::string> groups = group_names(candidate.result);
-  if (groups.size() != group_names(baseline.result).size()) return;
+  if (const std::size_t other = group_names(baseline.result).size(); groups.size() != other) {
+    notes.push_back(where + ": no group rows, the repetitions hold " + std::to_string(groups.size()) +
+                    " groups on one side and " + std::to_string(other) + " on the other");
+    return;
+  }
   for (std::size_t i = 0; i < groups.size(); ++i)
     for (const auto& m : report_metrics()) {
       if (m.key == "server_cpu_us_per_request" || (open_loop && m.key == "throughput_rps")) continue;
@@ -203,7 +209,8 @@ void compare_servers(const named_report& r, double margin, json& out) {
       note_result(out["notes"], name + ": " + result.value("server", ""), result);
       if (&result != base)
         add_rows(rows, side{r.name, result}, side{r.name, *base}, /*paired=*/true, margin,
-                 definition_is_open_loop(w.value("workload", json())));
+                 definition_is_open_loop(w.value("workload", json())), out["notes"],
+                 name + ": " + result.value("server", ""));
     }
     if (!rows.empty())
       out["workloads"].push_back({{"name", name}, {"not_comparable", nullptr}, {"rows", std::move(rows)}});
@@ -244,7 +251,7 @@ void compare_before_after(const named_report& before, const named_report& after,
       note_result(out["notes"], before.name + ", " + name + ": " + server, ra);
       note_result(out["notes"], after.name + ", " + name + ": " + server, *rb);
       add_rows(rows, side{after.name, *rb}, side{before.name, ra}, /*paired=*/false, margin,
-               definition_is_open_loop(wa.value("workload", json())));
+               definition_is_open_loop(wa.value("workload", json())), out["notes"], name + ": " + server);
     }
     for (const json& rb : array_field(*wb, "results"))
       if (!find_result(wa, rb.value("server", "")))

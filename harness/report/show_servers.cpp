@@ -196,7 +196,11 @@ void compare_groups(json& servers, const json& results, const std::string& basel
         const round_comparison r = compare_rounds(array_field(results[k], "repetitions"),
                                                   array_field(*base, "repetitions"), per_group, margin);
         const paired_comparison& p = r.result;
-        std::string verdict = r.saturated_rounds > 0 ? "generator_bound" : paired_verdict_name(p.verdict);
+        // As for whole servers (and compare's group rows): only where a
+        // verdict could be drawn is there one to withhold.
+        std::string verdict = r.saturated_rounds > 0 && p.rounds >= min_rounds_for_verdict
+                                  ? "generator_bound"
+                                  : paired_verdict_name(p.verdict);
         vs[m.key] = {{"ratio", std::isfinite(p.ratio) ? json(p.ratio) : json(nullptr)},
                      {"ci95", p.ci ? json{{"low", p.ci->low}, {"high", p.ci->high}} : json(nullptr)},
                      {"interval_verdict", verdict},

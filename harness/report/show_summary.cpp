@@ -158,7 +158,9 @@ void print_matrix(const json& s, std::ostream& out, const show_options& o) {
   // Columns in blocks that each fit 100 columns (seven servers with full
   // names do not fit one): the workload and metric repeat in every block,
   // the baseline's median only in the first.
-  constexpr std::size_t max_width = 99;
+  // `width` counts each cell's trailing space, which row_end drops from the
+  // last: a block is at most 100 - 1 = 99 visible columns.
+  constexpr std::size_t max_width = 100;
   const std::size_t lead = name_w + metric_w + 2;
   std::vector<std::pair<std::size_t, std::size_t>> blocks;  // [first, last) of servers
   for (std::size_t i = 0, width = lead; i < servers.size(); ++i) {

@@ -363,7 +363,9 @@
       for (const row of w.rows.filter((r) => r.metric === (headline[w.name] || 'throughput_rps'))) {
         const td = el('td', { class: 'cell' }, ratioText(row.ratio));
         td.style.background = heat(row.ratio, row.higher_is_better, row.verdict);
-        body.append(el('tr', {}, el('td', { class: 'name' }, w.name), el('td', { class: 'name' }, row.candidate.server),
+        // A group's row (hog's light group) names the group, as compare prints it.
+        const who = row.group ? `${row.candidate.server} [${row.group}]` : row.candidate.server;
+        body.append(el('tr', {}, el('td', { class: 'name' }, w.name), el('td', { class: 'name' }, who),
           el('td', { class: 'name' }, row.label), el('td', {}, fmt(row.baseline.median)), el('td', {}, fmt(row.candidate.median)), td,
           el('td', {}, row.ci95 ? `[${ratioText(row.ci95.low)}, ${ratioText(row.ci95.high)}]` : '-'), el('td', { class: 'name' }, verdictWord(row.verdict))));
       }

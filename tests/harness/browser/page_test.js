@@ -158,6 +158,17 @@ function openLoop(d) {
           `rounds lines ${JSON.stringify(rounds)}, expected ${JSON.stringify(lines)}`);
       }
 
+      // Two reports: one before/after row per workload and server (or
+      // server and group, named as compare names it): a row that repeats
+      // another's name is a group row shown as if it were the server's.
+      if (reports.length === 2) {
+        const keys = await page.$$eval('table.before-after tbody tr', (trs) => trs.map((tr) =>
+          [...tr.querySelectorAll('td')].slice(0, 2).map((td) => td.textContent).join(' / ')));
+        check(keys.length > 0, 'no before/after row');
+        const repeated = keys.filter((k, i) => keys.indexOf(k) !== i);
+        check(repeated.length === 0, `before/after rows repeat: ${JSON.stringify([...new Set(repeated)])}`);
+      }
+
       // The first spectrum's median (x = 1/(1-p) = 10^0.3, p = 49.9%) is the
       // report's p50 for that server, to within the merging of repetitions:
       // a histogram read in the wrong unit (ns as us) would be 1000 times off.

@@ -79,7 +79,9 @@ BOOST_AUTO_TEST_CASE(rows_that_could_carry_no_verdict_are_not_counted_as_clean) 
   BOOST_TEST(tp["no_verdict_possible"] == 2);
   BOOST_TEST(tp["false_verdicts"].is_null());
   BOOST_TEST(tp["same"].is_null());
-  BOOST_TEST(tp["median_width"].get<double>() == 0.15, boost::test_tools::tolerance(1e-9));  // 20% and 10%
+  // The 3-round row's interval (75%, not 95%) is left out of the widths; the
+  // generator-bound row's (a 95% one) is in.
+  BOOST_TEST(tp["median_width"].get<double>() == 0.10, boost::test_tools::tolerance(1e-9));
   const json& p99 = s["metrics"]["p99_us"];
   BOOST_TEST(p99["comparisons"] == 1);
   BOOST_TEST(p99["no_verdict_possible"] == 1);
@@ -90,6 +92,17 @@ BOOST_AUTO_TEST_CASE(rows_that_could_carry_no_verdict_are_not_counted_as_clean) 
   // req/s: 0 compared, 2 n/a, false and same "-".
   BOOST_TEST(text.str().find("req/s               0    2      -     -") != std::string::npos, text.str());
   BOOST_TEST(text.str().find("n/a: comparisons that could carry no verdict") != std::string::npos, text.str());
+  // One round: no interval and no p-value, but still a comparison that could
+  // carry no verdict, so counted as one; with only such rows there are no widths.
+  json one = row(1.0, 0.9, 1.1, "undetermined");
+  one["rounds"] = 1;
+  one["ci95"] = nullptr;
+  one["p_beyond"] = nullptr;
+  const json single = calibration_summary(calibrate_report({{"throughput_rps", one}}, {{"throughput_rps", one}}));
+  BOOST_TEST(single["metrics"]["throughput_rps"]["no_verdict_possible"] == 2);
+  BOOST_TEST(single["metrics"]["throughput_rps"]["median_width"].is_null());
+  BOOST_TEST(single["metrics"]["throughput_rps"]["resolves_beyond"].is_null());
+  BOOST_TEST(single["workloads"] == 2);
 }
 
 BOOST_AUTO_TEST_CASE(show_prints_the_noise_floor_and_rate_shortfalls) {
