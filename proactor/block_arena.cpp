@@ -127,8 +127,9 @@ void block_arena::unmap(char* p, std::size_t bytes) noexcept {
   all_mapped.fetch_sub(bytes, std::memory_order_relaxed);
   mapped_ = mapped_ > bytes ? mapped_ - bytes : 0;  // a standalone block may come back to another arena
   ++unmaps_;
+  // A cached block was poisoned (release); the next mapping here must not be.
+  ASAN_UNPOISON_MEMORY_REGION(p, bytes);
   if (opt_.on_heap) {
-    ASAN_UNPOISON_MEMORY_REGION(p, bytes);
     ::operator delete(p);
   } else if (::munmap(p, bytes) != 0) {
     failures.fetch_add(1, std::memory_order_relaxed);
