@@ -118,7 +118,9 @@ void print_calibration(const json& s, std::ostream& out) {
                    (where.is_string() ? where.get<std::string>() : "-"));
   }
   out << wrap("n/a: comparisons that could carry no verdict (fewer than " + std::to_string(min_rounds_for_verdict) +
-                  " rounds, or the load generator was saturated); they count in the widths, not in false or same",
+                  " rounds, or the load generator was saturated): not in false or same; the generator-bound ones "
+                  "count in the widths, those under " + std::to_string(min_rounds_for_verdict) +
+                  " rounds (not 95% intervals) in neither",
               0);
   out << wrap("resolves: the smallest difference a comparison with the median interval width gets a "
               "verdict for, beyond the margin of " + pct(s.value("margin", json())),
