@@ -52,7 +52,7 @@ event_loop::event_loop(server& owner, unique_fd listener, bool handles_signals,
       timer_fd_(checked(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC),
                         "timerfd_create")),
       wake_fd_(checked(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC), "eventfd")),
-      read_buffer_(std::make_unique_for_overwrite<char[]>(64 * 1024)),
+      read_buffer_(std::make_unique_for_overwrite<char[]>(read_buffer_size)),
       now_(clock::now()) {
   if (handles_signals) {
     sigset_t set;

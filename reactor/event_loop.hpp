@@ -72,6 +72,7 @@ class event_loop {
   std::string stats_json() const;
   // The buffer behind every connection's readv (connections are served one
   // at a time; what must outlive the pass is copied out of it).
+  static constexpr std::size_t read_buffer_size = 64 * 1024;
   char* read_buffer() noexcept { return read_buffer_.get(); }
   bool timer_pending(timer_queue::handle h) const noexcept { return timers_.pending(h); }
 

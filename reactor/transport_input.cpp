@@ -26,6 +26,7 @@ void transport::read_input(read_mode mode) {
                            ? std::numeric_limits<std::size_t>::max()
                            : static_cast<std::size_t>(budget_opt);
   const bool raw = loop_.options().common.mode == protocol::server_mode::raw_echo;
+  static_assert(extra_size <= event_loop::read_buffer_size);
   char* const extra = loop_.read_buffer();
   bool after_short_read = false;
   for (;;) {
