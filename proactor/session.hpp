@@ -51,7 +51,8 @@ class session final : public session_core<Model> {
       core::timer_memory_, core::closed, core::lingering, core::reading, core::writing, core::backing_off,
       core::sleeping, core::paused, core::may_read, core::may_write, core::owes_output, core::bind, core::count,
       core::is_enobufs, core::queued_output, core::parse_frames, core::echo_raw, core::finish_sleep,
-      core::run_handler, core::start_op, core::abandon, core::destroy, core::wrote, core::close;
+      core::run_handler, core::start_op, core::abandon, core::destroy, core::wrote, core::close,
+      core::arm_timer, core::begin_backoff;
   friend core;  // destroy() deletes the session
 
  public:
@@ -221,14 +222,6 @@ class session final : public session_core<Model> {
     }
   }
 
-  // io_uring (or, on epoll, the kernel's send) could not take an operation:
-  // try again shortly rather than drop the connection (see
-  // docs/proactor.md).  step() on expiry resumes both the read and the write.
-  void begin_backoff(op_state& op) {
-    op = op_state::backoff;
-    timer_.expires_after(enobufs_backoff);
-    start_timer_wait();
-  }
 
   // ---- after every event ------------------------------------------------------------
 
@@ -342,34 +335,8 @@ class session final : public session_core<Model> {
     }
   }
 
-  // ---- one timer for idle timeout, SLEEP, linger and backoff (deadline.hpp) ------
+  // ---- the timer fired (armed by session_core::arm_timer, deadline.hpp) ------------
 
-  // Sets the timer to the earliest deadline the session has (a change of
-  // expiry cancels the wait in flight, whose handler then does nothing).
-  void arm_timer() {
-    if (closed() || backing_off()) return;
-    const auto deadline = deadline_.next(sleeping(), lingering());
-    if (deadline == clock::time_point::max()) {
-      if (timer_waiting_) timer_.cancel();
-      return;
-    }
-    if (timer_waiting_ && timer_.expiry() == deadline) return;
-    timer_.expires_at(deadline);
-    start_timer_wait();
-  }
-
-  void start_timer_wait() {
-    ++timer_waiting_;
-    ++pending_;
-    try {
-      timer_.async_wait(
-          bind(timer_memory_, [this](const boost::system::error_code& ec) { run_handler([&] { on_timer(ec); }); }));
-    } catch (...) {
-      --timer_waiting_;
-      --pending_;
-      throw;
-    }
-  }
 
   void on_timer(const boost::system::error_code& ec) {
     --timer_waiting_;

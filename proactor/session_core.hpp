@@ -189,6 +189,46 @@ class session_core : public session_base {
     output_.release(writing());
   }
 
+  // ---- the one timer: idle timeout, SLEEP, linger and backoff (deadline.hpp) ---
+
+  session<Model>& self() noexcept { return static_cast<session<Model>&>(*this); }
+
+  // io_uring (or, on epoll, the kernel's send) could not take an operation:
+  // try again shortly rather than drop the connection (see
+  // docs/proactor.md).  step() on expiry resumes both the read and the write.
+  void begin_backoff(op_state& op) {
+    op = op_state::backoff;
+    timer_.expires_after(enobufs_backoff);
+    start_timer_wait();
+  }
+
+  // Sets the timer to the earliest deadline the session has (a change of
+  // expiry cancels the wait in flight, whose handler then does nothing).
+  void arm_timer() {
+    if (closed() || backing_off()) return;
+    const auto deadline = deadline_.next(sleeping(), lingering());
+    if (deadline == clock::time_point::max()) {
+      if (timer_waiting_) timer_.cancel();
+      return;
+    }
+    if (timer_waiting_ && timer_.expiry() == deadline) return;
+    timer_.expires_at(deadline);
+    start_timer_wait();
+  }
+
+  void start_timer_wait() {
+    ++timer_waiting_;
+    ++pending_;
+    try {
+      timer_.async_wait(
+          bind(timer_memory_, [this](const boost::system::error_code& ec) { run_handler([&] { self().on_timer(ec); }); }));
+    } catch (...) {
+      --timer_waiting_;
+      --pending_;
+      throw;
+    }
+  }
+
   // ---- turning input into replies ----------------------------------------------
 
   std::size_t queued_output() const noexcept { return output_.size(); }
