@@ -222,7 +222,6 @@ class session final : public session_core<Model> {
     }
   }
 
-
   // ---- after every event ------------------------------------------------------------
 
   // Everything that can happen after any event, in one place.
@@ -336,7 +335,6 @@ class session final : public session_core<Model> {
   }
 
   // ---- the timer fired (armed by session_core::arm_timer, deadline.hpp) ------------
-
 
   void on_timer(const boost::system::error_code& ec) {
     --timer_waiting_;

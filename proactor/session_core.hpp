@@ -295,7 +295,9 @@ class session_core : public session_base {
   // when they fill a block and nothing is queued before them.
   void echo_raw() {
     const std::span<char> in = input_.bytes();
-    if (in.empty() || paused() || lingering()) return;
+    // After an out-of-memory ERROR (erred) what lands is dropped, as frames
+    // are: nothing may follow the ERROR.
+    if (in.empty() || paused() || lingering() || phase_ == session_phase::erred) return;
     count(ctx_.counters().bytes_in, in.size());
     io_buffer& out = output_.pending();
     if (!input_.hand_over(out, reading())) {

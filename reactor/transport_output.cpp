@@ -82,8 +82,9 @@ void transport::flush_queued() {
 }
 
 void transport::echo_from_stack(std::span<const char> data) {
-  // The raw-echo answer, without the batch: the input is its own reply (raw
-  // output is bounded by the read budget, not counted against the write one).
+  // The raw-echo answer, without the batch: the input is its own reply.  It
+  // counts against the write budget like any reply; what the budget or the
+  // socket does not take is queued.
   std::size_t sent = 0;
   if (const std::size_t allowed = send_allowance(data.size()); allowed > 0) {
     for (;;) {
