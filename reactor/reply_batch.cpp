@@ -161,32 +161,31 @@ void reply_batch::append_part(const part& p, std::size_t skip, buffer& out) cons
   }
 }
 
-void reply_batch::spill(std::size_t sent, buffer& out) {
+template <class F>
+void reply_batch::each_unsent(std::size_t sent, F&& f) const {
   for (std::size_t i = 0; i < parts_; ++i) {
     const part& p = part_[i];
     if (sent >= p.len) {
       sent -= p.len;
       continue;
     }
-    append_part(p, sent, out);
+    f(p, sent);
     sent = 0;
   }
 }
 
+void reply_batch::spill(std::size_t sent, buffer& out) {
+  each_unsent(sent, [&](const part& p, std::size_t skip) { append_part(p, skip, out); });
+}
+
 void reply_batch::spill(std::size_t sent, output_queue& out) {
-  for (std::size_t i = 0; i < parts_; ++i) {
-    const part& p = part_[i];
-    if (sent >= p.len) {
-      sent -= p.len;
-      continue;
-    }
+  each_unsent(sent, [&](const part& p, std::size_t skip) {
     if (is_pattern(p)) {
-      out.append_pattern(advance({p.offset, p.len}, sent));
+      out.append_pattern(advance({p.offset, p.len}, skip));
     } else {
-      out.append({where(p) + sent, p.len - sent});
+      out.append({where(p) + skip, p.len - skip});
     }
-    sent = 0;
-  }
+  });
 }
 
 void reply_batch::clear() noexcept {

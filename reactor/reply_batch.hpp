@@ -106,6 +106,10 @@ class reply_batch {
     return p.base ? p.base + p.offset : scratch_.peek() + p.offset;
   }
   void append_part(const part& p, std::size_t skip, buffer& out) const;
+  // Calls f(part, skip) for each part the first `sent` bytes did not wholly
+  // cover, skip being how much of it was sent (non-zero for the first only).
+  template <class F>
+  void each_unsent(std::size_t sent, F&& f) const;
   void add(const char* base, std::size_t offset, std::size_t len, bool ends_reply) noexcept;
 
   buffer& scratch_;
