@@ -46,7 +46,7 @@ run_one() {
   wait_listening "$port"
   taskset -c 1 "$asio_client" 127.0.0.1 "$port" 1 "$block" "$sessions" "$secs" > "$out/cli" 2>&1
   local ticks
-  ticks=$(cat /proc/"$pid"/task/*/schedstat | awk '{n += $1} END {print n}')
+  ticks=$(cat /proc/"$pid"/task/*/schedstat | awk '{n += $1} END {printf "%.0f\n", n}')
   kill -TERM "$pid"; wait "$pid" 2>/dev/null || true
   echo "$(sed -n 's/ total bytes read//p' "$out/cli") $ticks"
 }
