@@ -124,6 +124,12 @@ void transport::on_timer(connection_timer which) {
     case connection_timer::linger:
       if (phase_ == phase::lingering) phase_ = phase::done;
       return;
+    case connection_timer::send_retry:
+      if (output_ != output_state::refused) return;  // a writability event retried it already
+      output_ = output_state::writable;
+      begin_service();
+      pump(input_pending());
+      return;
   }
 }
 
@@ -201,7 +207,8 @@ void transport::settle_owed() {
   // half-closed connection would be reported ready on every turn.
   unsigned want = want_urgent;
   if (phase_ == phase::lingering || can_read(read_mode::budgeted)) want |= want_read;
-  if (output_queued()) want |= want_write;
+  // A refused send waits for its timer: writability says nothing about memory.
+  if (output_queued() && output_ != output_state::refused) want |= want_write;
   if (want != registered_) {
     loop_.demux().modify(fd_.get(), want);
     registered_ = want;

@@ -39,7 +39,7 @@ namespace ioduel::reactor {
 class event_loop;
 
 // The timers a connection asks its loop for.
-enum class connection_timer : std::uint8_t { idle, sleep, linger, release_input };
+enum class connection_timer : std::uint8_t { idle, sleep, linger, release_input, send_retry };
 
 class transport {
  public:
@@ -61,7 +61,7 @@ class transport {
   bool finished() const noexcept { return ended(); }
   bool failed() const noexcept { return phase_ == phase::failed; }
   // Its pending timers, one per kind at most, cancelled when it is reaped.
-  const std::array<timer_queue::handle, 4>& timers() const noexcept { return timers_; }
+  const std::array<timer_queue::handle, 5>& timers() const noexcept { return timers_; }
   // The loop turn that accepted it: events of that turn's batch are stale
   // (they were for an earlier connection on the same descriptor).
   std::uint64_t accepted_turn() const noexcept { return accepted_turn_; }
@@ -96,6 +96,10 @@ class transport {
   // reallocating a megabyte per frame costs fresh pages, faulted in one by
   // one, on every frame), while one that goes quiet gives it back soon.
   static constexpr std::chrono::milliseconds big_input_keep{100};
+  // After the kernel refused a send for want of memory (ENOBUFS, ENOMEM), the
+  // next try waits this long: no writability event announces that memory is
+  // free again, and trying on every turn would spin.
+  static constexpr std::chrono::milliseconds send_retry_delay{5};
 
   enum class phase : std::uint8_t {
     serving,    // reading requests and answering them
@@ -117,6 +121,7 @@ class transport {
   enum class output_state : std::uint8_t {
     writable,  // the last send was taken whole (or none was tried)
     blocked,   // the socket refused bytes: wait until the poller reports writability
+    refused,   // the kernel had no memory for the send (nothing was written): retry on a timer
   };
   // The one read allowed while the server starts draining is unbounded and
   // allowed although the loop is draining.
@@ -129,7 +134,7 @@ class transport {
   bool input_pending() const noexcept {
     return input_ == input_state::unread || input_ == input_state::to_eagain;
   }
-  bool write_blocked() const noexcept { return output_ == output_state::blocked; }
+  bool write_blocked() const noexcept { return output_ != output_state::writable; }  // send nothing now
   bool scheduled() const noexcept;  // in the loop's ready list for its next pass
   bool has_complete_frame() const noexcept {  // in_ holds a frame (or a bad one) to answer
     return answering() && session_.has_complete_frame(in_.view());
@@ -168,6 +173,7 @@ class transport {
   void send_queued();
   std::size_t send_allowance(std::size_t queued) const noexcept;
   void after_send(std::size_t sent, std::size_t allowed) noexcept;
+  bool send_failed(int err);  // false: a passing refusal (retried), true: the connection failed
 
   // Lifecycle.
   void enter_closing();
@@ -182,7 +188,7 @@ class transport {
   buffer in_;   // received bytes not yet handled (a partial frame, or frames waiting their turn)
   output_queue out_;  // replies the socket has not taken yet
   std::chrono::steady_clock::time_point last_active_;
-  std::array<timer_queue::handle, 4> timers_{};  // by connection_timer
+  std::array<timer_queue::handle, 5> timers_{};  // by connection_timer
   std::uint64_t accepted_turn_;
   std::uint64_t ready_round_ = 0;  // the loop's ready round it was last put in
   std::uint64_t turn_sent_ = 0;    // bytes sent in this service (the write budget)

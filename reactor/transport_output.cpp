@@ -96,8 +96,7 @@ void transport::echo_from_stack(std::span<const char> data) {
         continue;
       } else if (would_block(errno)) {
         output_ = output_state::blocked;
-      } else {
-        fail();
+      } else if (send_failed(errno)) {
         return;
       }
       break;
@@ -123,8 +122,7 @@ void transport::send_batch(reply_batch& b) {
       if (errno == EINTR) continue;
       if (would_block(errno)) {
         output_ = output_state::blocked;
-      } else {
-        fail();
+      } else if (send_failed(errno)) {
         return;
       }
       break;
@@ -154,11 +152,23 @@ void transport::send_queued() {
     if (errno == EINTR) continue;
     if (would_block(errno)) {
       output_ = output_state::blocked;
-      return;
+    } else {
+      send_failed(errno);
     }
-    fail();
     return;
   }
+}
+
+bool transport::send_failed(int err) {
+  if (err == ENOBUFS || err == ENOMEM) {
+    // Nothing was written and the connection is sound: what was offered
+    // stays queued (the callers spill it into out_) for a retry.
+    output_ = output_state::refused;
+    arm(loop_.now() + send_retry_delay, connection_timer::send_retry);
+    return false;
+  }
+  fail();  // EPIPE, a reset
+  return true;
 }
 
 }  // namespace ioduel::reactor

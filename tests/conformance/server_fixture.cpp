@@ -142,6 +142,7 @@ void server_fixture::start(options opts) {
   }
   launch.nofile_limit = opts_.nofile_limit;
   launch.address_space_limit = opts_.address_space_limit;
+  launch.env = opts_.env;
   launch.start_timeout = scaled(10s);
   server_.emplace(launch);
 }

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <boost/test/unit_test.hpp>
@@ -60,6 +61,8 @@ class server_fixture {
     // Replaces the configuration's --threads (a case about one loop's turns
     // runs one loop, since which loop a connection lands on is the server's).
     std::optional<unsigned> threads;
+    // Added to the server's environment (a name here replaces ours).
+    std::vector<std::pair<std::string, std::string>> env;
   };
   void start(options opts);
   void start(std::vector<std::string> flags = {});
