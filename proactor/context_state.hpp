@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "proactor/drain_handshake.hpp"
 #include "protocol/parser.hpp"
 #include "protocol/server_options.hpp"
 #include "protocol/stats.hpp"
@@ -24,8 +25,7 @@ class session_host {
   // A session's object is gone (it closed and every handler of it has run).
   virtual void session_destroyed() noexcept = 0;
   // True from the first SIGTERM/SIGINT on: accept no more, finish what is owed.
-  // seq_cst: see server::session_destroyed.
-  bool draining() const noexcept { return draining_.load(std::memory_order_seq_cst); }
+  bool draining() const noexcept { return drain_.draining(); }
 
  protected:
   session_host() = default;
@@ -33,7 +33,7 @@ class session_host {
   session_host& operator=(const session_host&) = delete;
   ~session_host() = default;
 
-  std::atomic<bool> draining_{false};
+  drain_handshake drain_;  // the live sessions and the flag (drain_handshake.hpp)
 };
 
 // The part of a session the registry needs, whatever its executor type.

@@ -144,12 +144,9 @@ class server final : public session_host, public listener_host {
     return protocol::stats_json(identity_, sum);
   }
 
-  // With begin_drain this is a store-then-load on each side (live_ here,
-  // draining_ there): only sequential consistency rules out both sides
-  // reading the old value, which would leave the drain waiting for its
-  // timeout; hence seq_cst on all four accesses, not acquire/release.
+  // The last session gone after the drain began ends it (drain_handshake.hpp).
   void session_destroyed() noexcept override {
-    if (live_.fetch_sub(1, std::memory_order_seq_cst) == 1 && draining()) {
+    if (drain_.leave()) {
       try {
         asio::post(control_, [this] { finish_drain(); });
       } catch (const std::exception&) {
@@ -159,7 +156,7 @@ class server final : public session_host, public listener_host {
   }
 
   bool at_capacity() const noexcept override {
-    return live_.load(std::memory_order_relaxed) >= options_.common.max_connections;
+    return drain_.live() >= options_.common.max_connections;
   }
 
   // On the thread of the listener that accepted `socket`: one that runs
@@ -197,7 +194,7 @@ class server final : public session_host, public listener_host {
   }
 
   void admit(context_state& state, session_base& s) {
-    live_.fetch_add(1, std::memory_order_seq_cst);
+    drain_.admit();
     state.counters().connections_accepted.add_local();
     state.add(s);
   }
@@ -237,7 +234,7 @@ class server final : public session_host, public listener_host {
   // (a pending read is woken, a session in a SLEEP finds it when it reads
   // again); each session answers every complete frame, flushes and closes.
   void begin_drain() {
-    draining_.store(true, std::memory_order_seq_cst);
+    const bool none_live = drain_.begin();
     for (auto& l : listeners_) l->close();
     for (auto& state : states_)
       state->for_each([](session_base& s) { ::shutdown(s.native_handle(), SHUT_RD); });
@@ -246,7 +243,7 @@ class server final : public session_host, public listener_host {
     drain_timer_.async_wait(asio::bind_executor(control_, [this](const boost::system::error_code& ec) {
       if (!ec) force_stop();
     }));
-    if (live_.load(std::memory_order_seq_cst) == 0) finish_drain();
+    if (none_live) finish_drain();
   }
 
   void finish_drain() {
@@ -260,7 +257,7 @@ class server final : public session_host, public listener_host {
     finished_ = true;
     forced_ = true;
     std::fprintf(stderr, "ioduel-proactor: drain timeout: closing %zu connection(s)\n",
-                 live_.load(std::memory_order_acquire));
+                 drain_.live());
     for (auto& ctx : contexts_) ctx->stop();
   }
 
@@ -274,7 +271,7 @@ class server final : public session_host, public listener_host {
       state->for_each([&open](session_base& s) { open.push_back(&s); });
       for (session_base* s : open) s->abort();
     }
-    for (int round = 0; round < 100 && live_.load() != 0; ++round)
+    for (int round = 0; round < 100 && drain_.live() != 0; ++round)
       for (auto& ctx : contexts_) ctx->run_for(std::chrono::milliseconds(10));
     // The listeners' cancelled operations too: their handlers point into
     // listeners destroyed before the io_contexts.
@@ -290,7 +287,6 @@ class server final : public session_host, public listener_host {
   strand_type control_;
   timer_type drain_timer_;
   std::atomic<bool> waiter_done_{false};  // every context has returned: the signal waiter ends
-  std::atomic<std::size_t> live_{0};
   bool finished_ = false;
   bool forced_ = false;
   protocol::server_identity identity_;
