@@ -20,6 +20,13 @@ namespace {
 // io_uring servers send through the ring, out of the preloaded library's
 // reach: the case cannot make their sends fail, so it does not run there.
 boost::test_tools::assertion_result sends_are_system_calls(boost::unit_test::test_unit_id) {
+  if (sanitized_build) {
+    // Not yet tried ahead of a sanitizer's runtime (the interposed calls and
+    // its own interceptors): the plain build runs the case on every server.
+    boost::test_tools::assertion_result r(false);
+    r.message() << "the fault injector runs in the plain build only";
+    return r;
+  }
   const auto& argv = server_config::get().argv;
   if (!argv.empty() && argv[0].find("uring") != std::string::npos) {
     boost::test_tools::assertion_result r(false);
