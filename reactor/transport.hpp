@@ -173,7 +173,7 @@ class transport {
   void send_queued();
   std::size_t send_allowance(std::size_t queued) const noexcept;
   void after_send(std::size_t sent, std::size_t allowed) noexcept;
-  bool send_failed(int err);  // false: a passing refusal (retried), true: the connection failed
+  bool send_failed(int err);  // a send's errno (not EINTR): false if it passes (blocked, refused), true if the connection failed
 
   // Lifecycle.
   void enter_closing();

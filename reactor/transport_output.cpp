@@ -94,8 +94,6 @@ void transport::echo_from_stack(std::span<const char> data) {
         after_send(sent, allowed);
       } else if (errno == EINTR) {
         continue;
-      } else if (would_block(errno)) {
-        output_ = output_state::blocked;
       } else if (send_failed(errno)) {
         return;
       }
@@ -120,11 +118,7 @@ void transport::send_batch(reply_batch& b) {
         break;
       }
       if (errno == EINTR) continue;
-      if (would_block(errno)) {
-        output_ = output_state::blocked;
-      } else if (send_failed(errno)) {
-        return;
-      }
+      if (send_failed(errno)) return;
       break;
     }
   }
@@ -150,16 +144,16 @@ void transport::send_queued() {
       continue;
     }
     if (errno == EINTR) continue;
-    if (would_block(errno)) {
-      output_ = output_state::blocked;
-    } else {
-      send_failed(errno);
-    }
+    send_failed(errno);
     return;
   }
 }
 
 bool transport::send_failed(int err) {
+  if (would_block(err)) {
+    output_ = output_state::blocked;  // the socket is full: writability will be reported
+    return false;
+  }
   if (err == ENOBUFS || err == ENOMEM) {
     // Nothing was written and the connection is sound: what was offered
     // stays queued (the callers spill it into out_) for a retry.
