@@ -83,13 +83,9 @@ class input_buffer {
   void commit(std::size_t n) noexcept {
     if (in_block()) block_.commit(n);
     else small_end_ += static_cast<std::uint16_t>(n);
-    last_read_ = n;
     last_read_full_ = n == read_size_;
     last_read_small_ = n < sizeof small_;
   }
-
-  // True if the last read brought half a block or more: bulk traffic.
-  bool last_read_bulk() const noexcept { return last_read_ >= block_pool::min_block / 2; }
 
   // Moves the bytes in hand between `small_` and a pooled block as their
   // amount calls for.  Not while a read targets the current storage.
@@ -148,7 +144,6 @@ class input_buffer {
 
   io_buffer block_;  // the input once it outgrows small_
   std::size_t read_size_ = 0;
-  std::size_t last_read_ = 0;
   std::uint16_t small_begin_ = 0;
   std::uint16_t small_end_ = 0;
   bool last_read_full_ = false;

@@ -6,9 +6,8 @@
 //   session_phase  the connection's life: serving -> input_ended (end of
 //                  stream) or erred (an ERROR reply queued) -> lingering
 //                  (our FIN sent, input read and discarded) -> closed.
-//   op_state       each of the read and the write: idle, in flight, its
-//                  start posted (a read on epoll), or waiting out ENOBUFS
-//                  (the timer resumes it).
+//   op_state       each of the read and the write: idle, in flight, or
+//                  waiting out ENOBUFS (the timer resumes it).
 //   input_hold     why frames in hand are not answered now: a SLEEP owes
 //                  its reply, or the output is over --high-water.
 
@@ -27,7 +26,6 @@ enum class session_phase : std::uint8_t {
 enum class op_state : std::uint8_t {
   idle,
   in_flight,  // its handler is pending (counted in the session's pending_)
-  queued,     // epoll: the read's start is posted behind the completions queued (session.hpp)
   backoff,    // io_uring refused it (ENOBUFS): the timer starts it again
 };
 
