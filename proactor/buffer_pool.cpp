@@ -114,8 +114,12 @@ struct cache {
   }
 };
 
+// Set on this thread's first local(): decay_tick() makes no pool of its own.
+thread_local bool has_cache = false;
+
 cache& local() noexcept {
   thread_local cache c;
+  has_cache = true;
   return c;
 }
 
@@ -171,6 +175,10 @@ void set_decay_period(std::chrono::milliseconds period) noexcept {
 }
 
 void end_decay_period() noexcept { local().end_period(); }
+
+void decay_tick() noexcept {
+  if (has_cache) local().maybe_end_period();
+}
 
 void trim() noexcept { local().arena->trim(); }
 

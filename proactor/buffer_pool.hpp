@@ -72,6 +72,12 @@ void set_decay_period(std::chrono::milliseconds period) noexcept;
 // unused since the previous period ended.  acquire() and release() call it
 // once decay_period has passed; tests call it directly.
 void end_decay_period() noexcept;
+// Ends this thread's decay period if it is due, as acquire() and release()
+// do; a thread that runs handlers calls it once a period even when none
+// comes to it (context_runner.hpp), so an idle thread's cache, and the
+// blocks other threads returned to it, still decay.  Nothing if the thread
+// never had a pool.
+void decay_tick() noexcept;
 // Gives back everything this thread holds and has not lent out (tests start
 // each case from it).
 void trim() noexcept;

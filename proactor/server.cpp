@@ -21,6 +21,7 @@
 #include <boost/asio/strand.hpp>
 
 #include "proactor/backend.hpp"
+#include "proactor/context_runner.hpp"
 #include "proactor/listener.hpp"
 #include "proactor/session.hpp"
 #include "proactor/urgent_data.hpp"
@@ -184,7 +185,7 @@ class server final : public session_host, public listener_host {
     this_thread_slot = slot;
     for (;;) {
       try {
-        ctx.run();
+        run_giving_back(ctx);
         return;
       } catch (const std::exception& e) {
         std::fprintf(stderr, "ioduel-proactor: unexpected error in a handler: %s\n", e.what());
