@@ -40,6 +40,15 @@ BOOST_AUTO_TEST_CASE(an_idle_thread_gives_its_cache_back) {
   asio::io_context ctx;
   auto guard = asio::make_work_guard(ctx);
   std::thread runner([&] { ioduel::proactor::run_giving_back(ctx, 20ms); });
+  // However the case ends (a failed REQUIRE throws), the thread is joined.
+  struct joiner {
+    asio::io_context& ctx;
+    std::thread& thread;
+    ~joiner() {
+      ctx.stop();
+      if (thread.joinable()) thread.join();
+    }
+  } join_at_exit{ctx, runner};
   const std::size_t cached = on_thread(ctx, [] {
     block_pool::set_decay_period(20ms);
     std::vector<std::pair<char*, std::size_t>> blocks(4);
@@ -56,7 +65,6 @@ BOOST_AUTO_TEST_CASE(an_idle_thread_gives_its_cache_back) {
   }
   BOOST_TEST(now == 0u, "an idle thread still holds " << now << " cached bytes after 10 s of 20 ms periods");
   guard.reset();
-  runner.join();
 }
 
 // It returns, as run() does, once the context runs out of work or stops.
