@@ -34,18 +34,14 @@ pid=
 cleanup() { [[ -n $pid ]] && kill "$pid" 2>/dev/null; rm -rf "$out"; }
 trap cleanup EXIT
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+# shellcheck source=bench/serve.sh
+source "$(dirname "$0")/serve.sh"
+port=$(free_port)
 sub() { local a; for a in "$@"; do printf '%s\0' "${a//PORT/$port}"; done; }
 mapfile -d '' server < <(sub "${server[@]}")
 mapfile -d '' client < <(sub "${client[@]}")
 
-taskset -c 0 "${server[@]}" >"$out/server.log" 2>&1 &
-pid=$!
-for _ in $(seq 200); do
-  python3 -c "import socket; socket.create_connection(('127.0.0.1', $port), 0.2).close()" 2>/dev/null && break
-  kill -0 "$pid" 2>/dev/null || { echo "the server exited:" >&2; cat "$out/server.log" >&2; exit 1; }
-  sleep 0.05
-done
+start_server "$port" "$out/server.log" "${server[@]}"
 # The server's time on a CPU (schedstat, ns) and the wall clock (ns): how
 # busy it was, which says whether it or the client set the pace.
 cpu_ns() { cat /proc/"$pid"/task/*/schedstat | awk '{n += $1} END {printf "%.0f\n", n}'; }

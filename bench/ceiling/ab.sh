@@ -33,7 +33,8 @@ pid=
 cleanup() { [[ -n $pid ]] && kill "$pid" 2>/dev/null; rm -rf "$out"; }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+# shellcheck source=bench/serve.sh
+source "$(dirname "$0")/../serve.sh"
 
 # One run of server $1 (a or b): prints the client's throughput figure.
 run_one() {
@@ -42,13 +43,7 @@ run_one() {
   port=$(free_port)
   for x in "${cmd[@]}"; do args+=("${x//PORT/$port}"); done
   for x in "${client[@]}"; do cargs+=("${x//PORT/$port}"); done
-  taskset -c 0 "${args[@]}" >"$out/server.log" 2>&1 &
-  pid=$!
-  for _ in $(seq 200); do
-    python3 -c "import socket; socket.create_connection(('127.0.0.1', $port), 0.2).close()" 2>/dev/null && break
-    kill -0 "$pid" 2>/dev/null || { echo "the server exited: ${args[*]}" >&2; cat "$out/server.log" >&2; exit 1; }
-    sleep 0.05
-  done
+  start_server "$port" "$out/server.log" "${args[@]}"
   taskset -c 1 "${cargs[@]}" >"$out/client.log" 2>&1 || { echo "the client failed" >&2; cat "$out/client.log" >&2; exit 1; }
   kill -TERM "$pid"; wait "$pid" 2>/dev/null || true
   pid=
