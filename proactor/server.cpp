@@ -273,19 +273,14 @@ class server final : public session_host, public listener_host {
       state->for_each([&open](session_base& s) { open.push_back(&s); });
       for (session_base* s : open) s->abort();
     }
-#if defined(BOOST_ASIO_HAS_IO_URING_AS_DEFAULT)
-    // Not run_for() on io_uring: Boost 1.81's timed wait can leave a timeout
-    // completion pointing at a stack frame that is gone (Asio issue 1284;
-    // context_runner.hpp).  poll() waits for nothing; the cancellations
-    // complete within a few milliseconds.
+    // poll(), not run_for(): on io_uring Boost 1.81's timed wait can leave a
+    // timeout completion pointing at a stack frame that is gone (Asio issue
+    // 1284; context_runner.hpp).  poll() waits for nothing; the
+    // cancellations complete within a few milliseconds, on either backend.
     for (int round = 0; round < 1000 && drain_.live() != 0; ++round) {
       for (auto& ctx : contexts_) ctx->poll();
       if (drain_.live() != 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
-#else
-    for (int round = 0; round < 100 && drain_.live() != 0; ++round)
-      for (auto& ctx : contexts_) ctx->run_for(std::chrono::milliseconds(10));
-#endif
     // The listeners' cancelled operations too: their handlers point into
     // listeners destroyed before the io_contexts.
     for (auto& ctx : contexts_) ctx->poll();
