@@ -58,4 +58,17 @@ void buffer::release_if_empty(std::size_t keep) noexcept {
   capacity_ = read_ = write_ = 0;
 }
 
+std::unique_ptr<char[]> buffer::take_storage(std::size_t& size) noexcept {
+  size = capacity_;
+  capacity_ = read_ = write_ = 0;
+  return std::move(data_);
+}
+
+void buffer::give_storage(std::unique_ptr<char[]> data, std::size_t size) noexcept {
+  if (!empty() || size <= capacity_) return;
+  data_ = std::move(data);
+  capacity_ = size;
+  read_ = write_ = 0;
+}
+
 }  // namespace ioduel::reactor

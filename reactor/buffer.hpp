@@ -60,6 +60,16 @@ class buffer {
   // Frees the storage if the buffer is empty and holds more than keep bytes.
   void release_if_empty(std::size_t keep = 0) noexcept;
 
+  // Whether p lies in the storage; the end of the readable bytes.
+  bool owns(const char* p) const noexcept { return data_ && p >= data_.get() && p < data_.get() + capacity_; }
+  const char* end() const noexcept { return data_.get() + write_; }
+  // Hands the storage over (to an output queue that keeps bytes where they
+  // lie), leaving the buffer empty and without storage.  `size` gets its
+  // capacity.
+  std::unique_ptr<char[]> take_storage(std::size_t& size) noexcept;
+  // Takes `size` bytes of storage back, if it is empty and has less.
+  void give_storage(std::unique_ptr<char[]> data, std::size_t size) noexcept;
+
  private:
   std::unique_ptr<char[]> data_;
   std::size_t capacity_ = 0;

@@ -52,7 +52,6 @@ event_loop::event_loop(server& owner, unique_fd listener, bool handles_signals,
       timer_fd_(checked(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC),
                         "timerfd_create")),
       wake_fd_(checked(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC), "eventfd")),
-      read_buffer_(std::make_unique_for_overwrite<char[]>(read_buffer_size)),
       now_(clock::now()) {
   if (handles_signals) {
     sigset_t set;
@@ -230,6 +229,7 @@ void event_loop::serve_connection(transport& c, Handler&& handler) {
   // Its replies were sent or copied behind its output before the handler
   // returned (or were moot: it is closing); none may reach the next one.
   batch_.clear();
+  blocks_.trim();
   reap(c);
 }
 

@@ -23,6 +23,7 @@
 #include "reactor/buffer.hpp"
 #include "reactor/options.hpp"
 #include "reactor/poller.hpp"
+#include "reactor/read_blocks.hpp"
 #include "reactor/reply_batch.hpp"
 #include "reactor/timer_queue.hpp"
 #include "reactor/transport.hpp"
@@ -71,9 +72,10 @@ class event_loop {
                                timer_queue::handle replaces = 0);
   std::string stats_json() const;
   // The buffer behind every connection's readv (connections are served one
-  // at a time; what must outlive the pass is copied out of it).
-  static constexpr std::size_t read_buffer_size = 64 * 1024;
-  char* read_buffer() noexcept { return read_buffer_.get(); }
+  // at a time; what must outlive the pass is copied out of it, or the
+  // connection takes the block: read_blocks.hpp).
+  char* read_buffer() noexcept { return blocks_.current(); }
+  read_blocks& blocks() noexcept { return blocks_; }
   bool timer_pending(timer_queue::handle h) const noexcept { return timers_.pending(h); }
 
  private:
@@ -108,6 +110,7 @@ class event_loop {
   unique_fd signal_fd_;
   timer_queue timers_;
   std::optional<clock::time_point> armed_;
+  read_blocks blocks_;  // before conns_: their output queues give blocks back when destroyed
   std::vector<std::unique_ptr<transport>> conns_;  // by descriptor
   std::size_t open_ = 0;
   clock::time_point last_trim_{};  // of malloc_trim, when the last connection closed
@@ -116,7 +119,6 @@ class event_loop {
   std::uint64_t turn_ = 0;  // counts turns; 64 bits never wrap, unlike a generation
   std::vector<std::pair<int, std::uint32_t>> ready_, serving_;  // (fd, generation)
   std::vector<ready_event> events_;
-  std::unique_ptr<char[]> read_buffer_;
   buffer scratch_;  // the batch's headers and small replies
   reply_batch batch_{scratch_};
   protocol::server_counters counters_;

@@ -161,19 +161,6 @@ void reply_batch::append_part(const part& p, std::size_t skip, buffer& out) cons
   }
 }
 
-template <class F>
-void reply_batch::each_unsent(std::size_t sent, F&& f) const {
-  for (std::size_t i = 0; i < parts_; ++i) {
-    const part& p = part_[i];
-    if (sent >= p.len) {
-      sent -= p.len;
-      continue;
-    }
-    f(p, sent);
-    sent = 0;
-  }
-}
-
 void reply_batch::spill(std::size_t sent, buffer& out) {
   each_unsent(sent, [&](const part& p, std::size_t skip) { append_part(p, skip, out); });
 }

@@ -88,6 +88,27 @@ class reply_batch {
   // The same into a connection's output queue, where SOURCE payloads stay
   // cursors into the pattern: only the other bytes are copied.
   void spill(std::size_t sent, output_queue& out);
+
+  // What the first `sent` bytes left of one part: a piece of the pattern, or
+  // bytes (borrowed, or in the scratch buffer).
+  struct unsent_piece {
+    bool pattern;
+    pattern_run run;               // if pattern
+    std::span<const char> bytes;   // otherwise
+    bool borrowed;                 // bytes lie where they were read, not in scratch
+  };
+  // Calls f(unsent_piece) for each part the first `sent` bytes did not
+  // wholly cover, in order.
+  template <class F>
+  void for_each_unsent(std::size_t sent, F&& f) const {
+    each_unsent(sent, [&](const part& p, std::size_t skip) {
+      if (is_pattern(p)) {
+        f(unsent_piece{true, advance({p.offset, p.len}, skip), {}, false});
+      } else {
+        f(unsent_piece{false, {}, {where(p) + skip, p.len - skip}, p.base != nullptr});
+      }
+    });
+  }
   // Forgets the parts (and empties the scratch buffer).
   void clear() noexcept;
 
@@ -109,7 +130,17 @@ class reply_batch {
   // Calls f(part, skip) for each part the first `sent` bytes did not wholly
   // cover, skip being how much of it was sent (non-zero for the first only).
   template <class F>
-  void each_unsent(std::size_t sent, F&& f) const;
+  void each_unsent(std::size_t sent, F&& f) const {
+    for (std::size_t i = 0; i < parts_; ++i) {
+      const part& p = part_[i];
+      if (sent >= p.len) {
+        sent -= p.len;
+        continue;
+      }
+      f(p, sent);
+      sent = 0;
+    }
+  }
   void add(const char* base, std::size_t offset, std::size_t len, bool ends_reply) noexcept;
 
   buffer& scratch_;

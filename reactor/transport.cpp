@@ -32,6 +32,7 @@ transport::transport(event_loop& loop, unique_fd fd, std::uint32_t generation, u
     : loop_(loop),
       fd_(std::move(fd)),
       session_(loop),
+      out_(loop.blocks()),
       last_active_(loop.now()),
       accepted_turn_(accepted_turn),
       generation_(generation),
@@ -84,8 +85,11 @@ void transport::on_timer(connection_timer which) {
   switch (which) {
     case connection_timer::release_input:
       // Still empty: free it.  Refilled since: the flush that empties it
-      // again arms a new timer.
+      // again arms a new timer.  The spare input storage goes too: a stream
+      // of large frames that goes on makes another.
       in_.release_if_empty(kept_capacity);
+      spare_input_.reset();
+      spare_input_size_ = 0;
       return;
     case connection_timer::sleep: {
       if (!session_.deferred()) return;
@@ -256,6 +260,8 @@ void transport::on_alloc_failure() noexcept {
   loop_.batch().clear();
   in_.clear();
   in_.release_if_empty();
+  spare_input_.reset();
+  spare_input_size_ = 0;
   if (ended()) return;
   if (phase_ == phase::lingering || session_.reply_cut()) {
     // Lingering owes nothing; a reply cut mid-way cannot be followed by a

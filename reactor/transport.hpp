@@ -4,15 +4,16 @@
 // The framed protocol spoken over it is the session's (session.hpp): the
 // transport hands it the bytes it read and sends what it answered.
 //
-// Data path: socket -> (readv into the free end of in_ plus a 64 KiB stack
-// buffer) -> frames answered where they lie (session) -> replies gathered
+// Data path: socket -> (readv into the free end of in_ plus the loop's 64 KiB
+// read block) -> frames answered where they lie (session) -> replies gathered
 // where their bytes are (reply_batch.hpp: ECHO and raw-echo bytes where they
 // were read, SOURCE from the shared pattern) -> one writev at once -> only
-// what the socket would not take is kept in out_ (output_queue.hpp): its
-// bytes copied, once, except SOURCE payloads, kept as cursors into the
-// pattern.  While output is queued, new replies are queued behind it.  A connection that queues
-// nothing owns no buffer storage at all, which is what keeps idle
-// connections small.
+// what the socket would not take is kept in out_ (output_queue.hpp), and
+// not copied: SOURCE payloads as cursors into the pattern, ECHO and raw-echo
+// bytes where they were read (out_ takes the read block, or in_'s storage);
+// only headers and small replies are copied.  While output is queued, new
+// replies are queued behind it.  A connection that queues nothing owns no
+// buffer storage at all, which is what keeps idle connections small.
 //
 // State: a lifecycle phase, how far the peer's input has been read, and
 // whether the socket refused bytes; everything else (a frame owed a reply,
@@ -77,9 +78,9 @@ class transport {
   void arm_idle_timer();
 
  private:
-  // The loop's buffer behind each readv (event_loop::read_buffer): large
-  // enough that one call usually drains the socket, free for a connection
-  // that keeps nothing.
+  // The loop's buffer behind each readv (event_loop::read_buffer, a
+  // read_blocks block): large enough that one call usually drains the
+  // socket, free for a connection that keeps nothing.
   static constexpr std::size_t extra_size = 64 * 1024;
   // While frames wait (behind a SLEEP, or past the turn's output budget),
   // read ahead at most this much.
@@ -100,6 +101,10 @@ class transport {
   // next try waits this long: no writability event announces that memory is
   // free again, and trying on every turn would spin.
   static constexpr std::chrono::milliseconds send_retry_delay{5};
+  // Unsent ECHO or raw-echo bytes take a block into out_ (the read block, or
+  // in_'s storage) only if at least this many: fewer are cheaper copied than
+  // a 64 KiB block is kept for them.
+  static constexpr std::size_t min_kept_in_place = 4096;
 
   enum class phase : std::uint8_t {
     serving,    // reading requests and answering them
@@ -169,6 +174,8 @@ class transport {
   void flush_batch();
   void flush_queued();
   void send_batch(reply_batch& b);
+  void queue_unsent(const reply_batch& b, std::size_t sent);
+  bool keep_in_place(std::span<const char> bytes, bool take_input);
   void echo_from_stack(std::span<const char> data);
   void send_queued();
   std::size_t send_allowance(std::size_t queued) const noexcept;
@@ -186,6 +193,12 @@ class transport {
   session session_;
   int kernel_queued_ = -1;  // the send queue's size when the idle timer last looked
   buffer in_;   // received bytes not yet handled (a partial frame, or frames waiting their turn)
+  // Input storage out_ took with replies kept in it, back once they were
+  // sent while in_ had storage again: in_ gets it the next time out_ takes
+  // in_'s, so a stream of large frames the socket takes in part alternates
+  // two buffers instead of growing a new one (copying) for every frame.
+  std::unique_ptr<char[]> spare_input_;
+  std::size_t spare_input_size_ = 0;
   output_queue out_;  // replies the socket has not taken yet
   std::chrono::steady_clock::time_point last_active_;
   std::array<timer_queue::handle, 5> timers_{};  // by connection_timer

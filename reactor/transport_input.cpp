@@ -26,8 +26,7 @@ void transport::read_input(read_mode mode) {
                            ? std::numeric_limits<std::size_t>::max()
                            : static_cast<std::size_t>(budget_opt);
   const bool raw = loop_.options().common.mode == protocol::server_mode::raw_echo;
-  static_assert(extra_size <= event_loop::read_buffer_size);
-  char* const extra = loop_.read_buffer();
+  static_assert(extra_size <= read_blocks::block_size);
   bool after_short_read = false;
   for (;;) {
     if (!can_read(mode) || budget == 0) {
@@ -44,10 +43,15 @@ void transport::read_input(read_mode mode) {
     // take the urgent byte before reading past it, or the kernel drops it.
     // Only then: ordinary reads pay no recv(MSG_OOB).
     if (after_short_read) discard_urgent();
+    char* const extra = loop_.read_buffer();  // per read: a pass may keep the last one
     iovec iov[2];
     int count = 0;
     std::size_t into_in = 0;
-    if (!in_.empty() && in_.writable() > 0) {
+    // Into in_ when it holds input already (the frame being completed), or
+    // when it is empty but has room for a whole read (storage kept from a
+    // large frame or a burst): then a frame the read leaves partial stays
+    // where it landed instead of being copied out of the loop's buffer.
+    if (in_.writable() > 0 && (!in_.empty() || in_.writable() >= extra_size)) {
       into_in = std::min(in_.writable(), budget);
       iov[count++] = {in_.write_ptr(), into_in};
     }

@@ -23,7 +23,7 @@ bool would_block(int err) noexcept { return err == EAGAIN || err == EWOULDBLOCK;
 void transport::flush() {
   if (!loop_.batch().empty()) flush_batch();
   if (failed() || (!output_queued() && phase_ != phase::paused && out_.capacity() <= kept_capacity &&
-                   in_.capacity() <= kept_capacity))
+                   in_.capacity() <= kept_capacity && !spare_input_))
     return;
   flush_queued();
 }
@@ -35,7 +35,7 @@ void transport::flush_batch() {
   if (!output_queued() && !write_blocked() && !failed()) {
     send_batch(batch);
   } else if (!failed()) {
-    batch.spill(0, out_);
+    queue_unsent(batch, 0);
   }
   batch.clear();
 }
@@ -51,7 +51,7 @@ void transport::flush_queued() {
     phase_ = phase::serving;
   }
   out_.release_if_empty(kept_capacity);
-  if (in_.empty() && in_.capacity() > kept_capacity &&
+  if (((in_.empty() && in_.capacity() > kept_capacity) || spare_input_) &&
       !loop_.timer_pending(timers_[static_cast<std::size_t>(connection_timer::release_input)])) {
     arm(loop_.now() + big_input_keep, connection_timer::release_input);
   }
@@ -101,7 +101,8 @@ void transport::echo_from_stack(std::span<const char> data) {
     }
   }
   if (sent < data.size()) {
-    out_.append(data.subspan(sent));
+    // Kept where it was read (out_ takes the read block) unless too little.
+    if (const auto rest = data.subspan(sent); !keep_in_place(rest, false)) out_.append(rest);
     flush();  // the pause at --high-water
   }
 }
@@ -123,9 +124,55 @@ void transport::send_batch(reply_batch& b) {
     }
   }
   session_.count_batch_sent(b, sent);
-  // What the socket did not take: copied into out_, except SOURCE payloads,
-  // whose rest is sent from the pattern later.
-  if (sent < b.bytes()) b.spill(sent, out_);
+  if (sent < b.bytes()) queue_unsent(b, sent);
+}
+
+void transport::queue_unsent(const reply_batch& b, std::size_t sent) {
+  // What the socket did not take (all of it, behind queued output) goes to
+  // out_ without a copy where it can: SOURCE payloads as cursors into the
+  // pattern, borrowed bytes where they lie.  in_'s storage may go with them
+  // only if this pass answers all of in_, which it does when the last
+  // borrowed bytes in it end where its input ends.
+  const char* last_in_input = nullptr;
+  b.for_each_unsent(sent, [&](const reply_batch::unsent_piece& u) {
+    if (u.borrowed && in_.owns(u.bytes.data())) last_in_input = u.bytes.data() + u.bytes.size();
+  });
+  const bool take_input = last_in_input != nullptr && last_in_input == in_.end();
+  b.for_each_unsent(sent, [&](const reply_batch::unsent_piece& u) {
+    if (u.pattern) {
+      out_.append_pattern(u.run);
+    } else if (!(u.borrowed && keep_in_place(u.bytes, take_input))) {
+      out_.append(u.bytes);  // headers and small replies, or past out_'s runs
+    }
+  });
+}
+
+bool transport::keep_in_place(std::span<const char> bytes, bool take_input) {
+  if (out_.append_held(bytes)) return true;  // in a block out_ holds already
+  if (bytes.size() < min_kept_in_place || !out_.can_take_block()) return false;
+  read_blocks& blocks = loop_.blocks();
+  const bool in_read_block = blocks.in_current(bytes.data()) && blocks.can_lend();
+  const bool in_input = !in_read_block && take_input && in_.owns(bytes.data());
+  if (!in_read_block && !in_input) return false;
+  // Whatever may fail to allocate, before anything changes hands.
+  out_.make_room_for_block();
+  if (in_read_block) {
+    out_.take_block(blocks.lend(), read_blocks::block_size, true);
+  } else {
+    std::size_t size = 0;
+    std::unique_ptr<char[]> storage = in_.take_storage(size);
+    out_.take_block(std::move(storage), size, false);
+    // The input to come lands in storage as large (the spare, if out_ gave
+    // one back), not in a buffer regrown, and so copied, as each frame lands:
+    // as much memory as when in_ kept its storage and out_ had a copy.
+    if (spare_input_) {
+      in_.give_storage(std::move(spare_input_), spare_input_size_);
+      spare_input_size_ = 0;
+    } else {
+      in_.reserve(size);
+    }
+  }
+  return out_.append_held(bytes);
 }
 
 void transport::send_queued() {
@@ -139,7 +186,17 @@ void transport::send_queued() {
       after_send(sent, offered);
       out_.consume(
           sent, [this](const char* p, std::size_t k) { session_.count_queued_sent(p, k); },
-          [this](std::size_t k) { session_.count_pattern_sent(k); });
+          [this](std::size_t k) { session_.count_pattern_sent(k); },
+          // in_'s storage, taken with replies kept in it: back to in_ if that
+          // is empty and smaller, else kept as the spare (the larger one).
+          [this](std::unique_ptr<char[]> storage, std::size_t size) {
+            if (in_.empty() && in_.capacity() < size) {
+              in_.give_storage(std::move(storage), size);
+            } else if (size > spare_input_size_) {
+              spare_input_ = std::move(storage);
+              spare_input_size_ = size;
+            }
+          });
       if (sent < offered) return;
       continue;
     }

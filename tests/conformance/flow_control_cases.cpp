@@ -224,6 +224,32 @@ BOOST_FIXTURE_TEST_CASE(frames_out_counts_replies_sent, server_fixture, *boost::
   finish();
 }
 
+// Replies the socket takes only in part are kept until sent, by the reactor
+// where their bytes were read (its read block, or its input buffer's
+// storage), not copied.  ECHO frames of sizes that land in one read and
+// that span several, pipelined past what the sockets hold, then left unread
+// until the server is held back: every reply comes back intact and in order.
+BOOST_FIXTURE_TEST_CASE(echo_held_past_partial_sends_comes_back_intact, server_fixture) {
+  start({"--high-water", "262144"});
+  client control = connect();
+  client c = connect();
+  small_receive_buffer(c);
+  const std::uint32_t sizes[] = {100, 20000, 70000, 300000, 5000, 65536 - 16, 150000};
+  std::vector<request> batch;
+  for (std::uint32_t i = 0; i < 84; ++i) batch.push_back(request::echo(7000 + i, pattern_bytes(sizes[i % 7], i)));
+  c.send(batch);  // reads while it writes, then not until the server is held back
+  std::uint64_t id = 1;
+  BOOST_TEST(wait_until_held_back(*this, control, id).settled,
+             name() << ": bytes_out never settled while the client was not reading");
+  const std::size_t got = read_replies(c, batch, name() + ": after the pause");
+  BOOST_TEST(got == batch.size(), name() << ": " << got << " of " << batch.size()
+                                         << " ECHO replies after a pause past --high-water");
+  if (got != batch.size()) counts_are_lower_bounds();
+  c.close_gracefully();
+  control.close_gracefully();
+  finish();
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 }  // namespace ioduel::testing

@@ -4,18 +4,23 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
+#include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/unique_fd.hpp"
 #include "protocol/replies.hpp"
 #include "reactor/buffer.hpp"
 #include "reactor/output_queue.hpp"
+#include "reactor/read_blocks.hpp"
 #include "reactor/reply_batch.hpp"
 
 using ioduel::unique_fd;
 using ioduel::reactor::buffer;
 using ioduel::reactor::output_queue;
+using ioduel::reactor::read_blocks;
 using ioduel::reactor::reply_batch;
 namespace protocol = ioduel::protocol;
 
@@ -135,7 +140,8 @@ BOOST_AUTO_TEST_CASE(an_output_queue_keeps_source_payloads_as_cursors_and_sends_
     buffer scratch;
     reply_batch batch(scratch);
     fill(batch, echo);
-    output_queue q;
+    read_blocks blocks;
+    output_queue q(blocks);
     batch.spill(sent, q);
     // A second batch queued behind the first: its payload is a cursor too.
     buffer scratch2;
@@ -156,13 +162,111 @@ BOOST_AUTO_TEST_CASE(an_output_queue_keeps_source_payloads_as_cursors_and_sends_
       BOOST_TEST(offered == std::min<std::size_t>(30000, q.size()));
       q.consume(
           static_cast<std::size_t>(n), [&](const char*, std::size_t k) { copied_bytes += k; },
-          [&](std::size_t k) { pattern_bytes += k; });
+          [&](std::size_t k) { pattern_bytes += k; }, [](std::unique_ptr<char[]>, std::size_t) {});
       got += p.read_all();
     }
     BOOST_TEST(got == all);
     BOOST_TEST(pattern_bytes == 70000 - (sent > payload_at ? sent - payload_at : 0) + 70000);
     BOOST_TEST(copied_bytes + pattern_bytes == all.size());
   }
+}
+
+BOOST_AUTO_TEST_CASE(an_output_queue_keeps_echoed_bytes_where_they_were_read) {
+  // Two ECHO frames read into the loop's block; the socket took part of the
+  // first.  The queue takes the block and keeps the rest where it lies: every
+  // byte it hands on is in the block (none copied), the header between
+  // them is copied, and the block goes back to the loop once all is sent.
+  read_blocks blocks;
+  char* const block = blocks.current();
+  std::string frames;
+  protocol::string_output out(frames);
+  protocol::append_frame(out, protocol::opcode::echo, 1, std::string(20000, 'a'));
+  protocol::append_frame(out, protocol::opcode::echo, 2, std::string(30000, 'b'));
+  std::memcpy(block, frames.data(), frames.size());
+  const std::size_t first = protocol::header_size + 20000, sent = 7000;
+
+  output_queue q(blocks);
+  BOOST_REQUIRE(q.can_take_block());
+  q.take_block(blocks.lend(), read_blocks::block_size, true);
+  BOOST_TEST(blocks.lent() == 1u);
+  BOOST_TEST(blocks.current() != block);  // the loop reads into another block now
+  BOOST_REQUIRE(q.append_held({block + sent, first - sent}));
+  std::string between;
+  protocol::string_output out2(between);
+  protocol::append_empty_reply(out2, protocol::opcode::sink_reply, 3);
+  q.append(between);
+  BOOST_REQUIRE(q.append_held({block + first, frames.size() - first}));
+  BOOST_TEST(!q.append_held({frames.data(), 10}));  // not in a block it holds: the caller copies
+  const std::string want = frames.substr(sent, first - sent) + between + frames.substr(first);
+  BOOST_REQUIRE(q.size() == want.size());
+
+  socket_pair p;
+  std::string got;
+  std::size_t in_block = 0, elsewhere = 0;
+  while (!q.empty()) {
+    std::size_t offered = 0;
+    const long n = q.send(p.a.get(), 9000, offered);
+    BOOST_REQUIRE(n > 0);
+    q.consume(
+        static_cast<std::size_t>(n),
+        [&](const char* at, std::size_t k) {
+          (at >= block && at + k <= block + read_blocks::block_size ? in_block : elsewhere) += k;
+        },
+        [](std::size_t) {}, [](std::unique_ptr<char[]>, std::size_t) {});
+    got += p.read_all();
+  }
+  BOOST_TEST(got == want);
+  BOOST_TEST(in_block == frames.size() - sent);
+  BOOST_TEST(elsewhere == between.size());
+  BOOST_TEST(blocks.lent() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(input_storage_taken_by_an_output_queue_comes_back) {
+  // A large frame answered from the input buffer: the queue takes its
+  // storage whole and hands it back once the rest is sent.
+  read_blocks blocks;
+  buffer in;
+  const std::string frame(300000, 'x');
+  in.append(frame);
+  std::size_t size = 0;
+  const char* at = in.peek();
+  output_queue q(blocks);
+  std::unique_ptr<char[]> storage = in.take_storage(size);
+  q.take_block(std::move(storage), size, false);
+  BOOST_TEST(in.capacity() == 0u);
+  BOOST_TEST(in.empty());
+  BOOST_REQUIRE(q.append_held({at + 1000, frame.size() - 1000}));
+  std::unique_ptr<char[]> back;
+  std::size_t back_size = 0;
+  q.consume(
+      frame.size() - 1000, [](const char*, std::size_t) {}, [](std::size_t) {},
+      [&](std::unique_ptr<char[]> s, std::size_t n) {
+        back = std::move(s);
+        back_size = n;
+      });
+  BOOST_TEST(q.empty());
+  BOOST_TEST(back.get() == at);
+  BOOST_TEST(back_size == size);
+  in.give_storage(std::move(back), back_size);
+  BOOST_TEST(in.capacity() == size);
+  BOOST_TEST(blocks.lent() == 0u);  // input storage is not the loop's
+}
+
+BOOST_AUTO_TEST_CASE(read_blocks_lend_within_their_bound) {
+  read_blocks blocks;
+  std::vector<std::unique_ptr<char[]>> out;
+  while (blocks.can_lend()) out.push_back(blocks.lend());
+  BOOST_TEST(out.size() == read_blocks::max_lent);
+  BOOST_TEST(blocks.current() != nullptr);
+  for (auto& b : out) blocks.give_back(std::move(b));
+  BOOST_TEST(blocks.lent() == 0u);
+  // Spares are reused before anything is allocated, and trimmed to max_spare.
+  blocks.trim();
+  const char* reused = blocks.current();
+  auto b = blocks.lend();
+  BOOST_TEST(b.get() == reused);
+  BOOST_TEST(blocks.current() != nullptr);
+  blocks.give_back(std::move(b));
 }
 
 BOOST_AUTO_TEST_CASE(a_full_batch_keeps_a_part_for_an_error) {
