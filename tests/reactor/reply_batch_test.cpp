@@ -189,7 +189,7 @@ BOOST_AUTO_TEST_CASE(an_output_queue_keeps_echoed_bytes_where_they_were_read) {
   BOOST_REQUIRE(q.can_take_block());
   q.take_block(blocks.lend(), read_blocks::block_size, true);
   BOOST_TEST(blocks.lent() == 1u);
-  BOOST_TEST(blocks.current() != block);  // the loop reads into another block now
+  BOOST_TEST(static_cast<const void*>(blocks.current()) != block);  // the loop reads into another block now
   BOOST_REQUIRE(q.append_held({block + sent, first - sent}));
   std::string between;
   protocol::string_output out2(between);
@@ -245,7 +245,7 @@ BOOST_AUTO_TEST_CASE(input_storage_taken_by_an_output_queue_comes_back) {
         back_size = n;
       });
   BOOST_TEST(q.empty());
-  BOOST_TEST(back.get() == at);
+  BOOST_TEST(static_cast<const void*>(back.get()) == at);
   BOOST_TEST(back_size == size);
   in.give_storage(std::move(back), back_size);
   BOOST_TEST(in.capacity() == size);
@@ -257,15 +257,15 @@ BOOST_AUTO_TEST_CASE(read_blocks_lend_within_their_bound) {
   std::vector<std::unique_ptr<char[]>> out;
   while (blocks.can_lend()) out.push_back(blocks.lend());
   BOOST_TEST(out.size() == read_blocks::max_lent);
-  BOOST_TEST(blocks.current() != nullptr);
+  BOOST_TEST(static_cast<const void*>(blocks.current()) != nullptr);
   for (auto& b : out) blocks.give_back(std::move(b));
   BOOST_TEST(blocks.lent() == 0u);
   // Spares are reused before anything is allocated, and trimmed to max_spare.
   blocks.trim();
   const char* reused = blocks.current();
   auto b = blocks.lend();
-  BOOST_TEST(b.get() == reused);
-  BOOST_TEST(blocks.current() != nullptr);
+  BOOST_TEST(static_cast<const void*>(b.get()) == reused);
+  BOOST_TEST(static_cast<const void*>(blocks.current()) != nullptr);
   blocks.give_back(std::move(b));
 }
 
