@@ -16,6 +16,7 @@ counter_snapshot& counter_snapshot::operator+=(const counter_snapshot& o) noexce
   protocol_errors += o.protocol_errors;
   idle_timeouts += o.idle_timeouts;
   oob_discarded += o.oob_discarded;
+  loop_turns += o.loop_turns;
   return *this;
 }
 
@@ -32,6 +33,7 @@ counter_snapshot server_counters::snapshot() const noexcept {
   s.protocol_errors = protocol_errors.get();
   s.idle_timeouts = idle_timeouts.get();
   s.oob_discarded = oob_discarded.get();
+  s.loop_turns = loop_turns.get();
   return s;
 }
 
@@ -55,6 +57,9 @@ std::string stats_json(const server_identity& who, const counter_snapshot& c) {
   j["protocol_errors"] = c.protocol_errors;
   j["idle_timeouts"] = c.idle_timeouts;
   j["oob_discarded"] = c.oob_discarded;
+  // Only from a server that has turns (the reactor): a diagnostic the
+  // per-turn budgets are stated in.
+  if (c.loop_turns > 0) j["loop_turns"] = c.loop_turns;
   j["uptime_s"] = up.count();
   return j.dump();
 }

@@ -40,6 +40,7 @@ struct counter_snapshot {
   std::uint64_t protocol_errors = 0;
   std::uint64_t idle_timeouts = 0;
   std::uint64_t oob_discarded = 0;  // TCP urgent bytes dropped
+  std::uint64_t loop_turns = 0;     // event-loop turns (the reactor's; 0: a server without turns)
 
   counter_snapshot& operator+=(const counter_snapshot& o) noexcept;
   std::uint64_t connections_open() const noexcept {
@@ -51,6 +52,7 @@ struct alignas(64) server_counters {
   counter connections_accepted, connections_closed, connections_rejected, connections_failed;
   counter frames_in, frames_out, bytes_in, bytes_out;
   counter protocol_errors, idle_timeouts, oob_discarded;
+  counter loop_turns;
 
   counter_snapshot snapshot() const noexcept;
 };

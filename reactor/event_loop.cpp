@@ -80,6 +80,7 @@ void event_loop::run() {
     poller_->wait(ready_.empty() ? -1 : 0, events_);
     now_ = clock::now();
     ++turn_;
+    counters_.loop_turns.add_local();
     for (const ready_event& ev : events_) dispatch(ev);
     serve_ready();
     if (auto next = timers_.next_deadline(); next && *next <= now_)

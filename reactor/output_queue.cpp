@@ -82,6 +82,12 @@ void output_queue::pop_run() noexcept {
   if (++head_ == run_.size()) {
     run_.clear();
     head_ = 0;
+  } else if (head_ >= kept_runs && 2 * head_ >= run_.size()) {
+    // A queue that never empties (a reader that keeps up with half of the
+    // output): drop the sent runs before the list grows past twice the live
+    // ones (at most max_runs).
+    run_.erase(run_.begin(), run_.begin() + static_cast<std::ptrdiff_t>(head_));
+    head_ = 0;
   }
 }
 

@@ -32,10 +32,11 @@ namespace ioduel::reactor {
 
 class output_queue {
  public:
-  // 128 runs of 64 KiB read blocks cover the default --high-water (4 MiB)
-  // twice; every block a loop may lend can be in one queue.
+  // 128 runs of 64 KiB cover the default --high-water (4 MiB) twice, 64
+  // blocks once; one queue holds at most a quarter of the blocks a loop may
+  // lend, so one connection that never reads cannot take them all.
   static constexpr std::size_t max_runs = 128;
-  static constexpr std::size_t max_blocks = read_blocks::max_lent;
+  static constexpr std::size_t max_blocks = read_blocks::max_lent / 4;
 
   explicit output_queue(read_blocks& blocks) noexcept : read_blocks_(blocks) {}
   ~output_queue() { clear(); }

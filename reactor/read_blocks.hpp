@@ -21,7 +21,7 @@ namespace ioduel::reactor {
 class read_blocks {
  public:
   static constexpr std::size_t block_size = 64 * 1024;
-  static constexpr std::size_t max_lent = 64;  // 4 MiB per loop
+  static constexpr std::size_t max_lent = 256;  // 16 MiB per loop
   static constexpr std::size_t max_spare = 4;
 
   read_blocks();

@@ -52,7 +52,9 @@ void transport::read_input(read_mode mode) {
     // large frame or a burst): then a frame the read leaves partial stays
     // where it landed instead of being copied out of the loop's buffer.
     if (in_.writable() > 0 && (!in_.empty() || in_.writable() >= extra_size)) {
-      into_in = std::min(in_.writable(), budget);
+      // Into an empty in_ no more than a read of the loop's block would
+      // take: frames held back (a SLEEP) must not read ahead further.
+      into_in = std::min({in_.writable(), budget, in_.empty() ? extra_size : in_.writable()});
       iov[count++] = {in_.write_ptr(), into_in};
     }
     if (into_in < budget) iov[count++] = {extra, std::min(extra_size, budget - into_in)};

@@ -132,12 +132,18 @@ void transport::queue_unsent(const reply_batch& b, std::size_t sent) {
   // out_ without a copy where it can: SOURCE payloads as cursors into the
   // pattern, borrowed bytes where they lie.  in_'s storage may go with them
   // only if this pass answers all of in_, which it does when the last
-  // borrowed bytes in it end where its input ends.
+  // borrowed bytes in it end where its input ends, and only if they fill at
+  // least half of it: out_ then never holds more than twice what it queues
+  // (a small ECHO in a buffer grown for a large frame is copied).
   const char* last_in_input = nullptr;
+  std::size_t in_input = 0;
   b.for_each_unsent(sent, [&](const reply_batch::unsent_piece& u) {
-    if (u.borrowed && in_.owns(u.bytes.data())) last_in_input = u.bytes.data() + u.bytes.size();
+    if (!u.borrowed || !in_.owns(u.bytes.data())) return;
+    last_in_input = u.bytes.data() + u.bytes.size();
+    in_input += u.bytes.size();
   });
-  const bool take_input = last_in_input != nullptr && last_in_input == in_.end();
+  const bool take_input =
+      last_in_input != nullptr && last_in_input == in_.end() && 2 * in_input >= in_.capacity();
   b.for_each_unsent(sent, [&](const reply_batch::unsent_piece& u) {
     if (u.pattern) {
       out_.append_pattern(u.run);
@@ -159,18 +165,20 @@ bool transport::keep_in_place(std::span<const char> bytes, bool take_input) {
   if (in_read_block) {
     out_.take_block(blocks.lend(), read_blocks::block_size, true);
   } else {
-    std::size_t size = 0;
-    std::unique_ptr<char[]> storage = in_.take_storage(size);
-    out_.take_block(std::move(storage), size, false);
     // The input to come lands in storage as large (the spare, if out_ gave
     // one back), not in a buffer regrown, and so copied, as each frame lands:
     // as much memory as when in_ kept its storage and out_ had a copy.
-    if (spare_input_) {
-      in_.give_storage(std::move(spare_input_), spare_input_size_);
-      spare_input_size_ = 0;
-    } else {
-      in_.reserve(size);
-    }
+    const std::size_t capacity = in_.capacity();
+    std::unique_ptr<char[]> next = spare_input_size_ >= capacity
+                                       ? std::move(spare_input_)
+                                       : std::make_unique_for_overwrite<char[]>(capacity);
+    const std::size_t next_size = spare_input_size_ >= capacity ? spare_input_size_ : capacity;
+    spare_input_.reset();
+    spare_input_size_ = 0;
+    std::size_t size = 0;
+    std::unique_ptr<char[]> storage = in_.take_storage(size);
+    out_.take_block(std::move(storage), size, false);
+    in_.give_storage(std::move(next), next_size);
   }
   return out_.append_held(bytes);
 }

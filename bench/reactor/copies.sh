@@ -23,7 +23,10 @@ shift 2
 [[ $1 == -- ]] && shift
 ioduel=${IODUEL:-$here/build/test/harness/ioduel}
 out=$(mktemp -d)
-trap '[[ -n ${KEEP:-} ]] || rm -rf "$out"' EXIT; [[ -n ${KEEP:-} ]] && echo "kept in $out" >&2
+pid=
+# On any exit: the server (if a step failed before it was stopped) goes too.
+trap '[[ -n $pid ]] && kill -KILL "$pid" 2>/dev/null; [[ -n ${KEEP:-} ]] || rm -rf "$out"' EXIT
+[[ -n ${KEEP:-} ]] && echo "kept in $out" >&2
 port=$(free_port)
 args=() client=()
 while (($#)) && [[ $1 != -- ]]; do args+=("${1//PORT/$port}"); shift; done
@@ -39,24 +42,25 @@ if ((${#client[@]})); then
   bytes_out=$(tail -1 "$out/drive.log")  # the client prints the bytes it received
 else
   bytes_out=$(python3 - "$port" <<'PY'
-  import json, socket, struct, sys
-  s = socket.create_connection(('127.0.0.1', int(sys.argv[1])))
-  s.sendall(b'IO\x01\x05' + struct.pack('>IQ', 0, 1))
-  def exact(n):
-      b = b''
-      while len(b) < n:
-          c = s.recv(n - len(b))
-          if not c: raise SystemExit('closed')
-          b += c
-      return b
-  h = exact(16)
-  print(json.loads(exact(struct.unpack('>I', h[4:8])[0]))['bytes_out'])
+import json, socket, struct, sys
+s = socket.create_connection(('127.0.0.1', int(sys.argv[1])))
+s.sendall(b'IO\x01\x05' + struct.pack('>IQ', 0, 1))
+def exact(n):
+    b = b''
+    while len(b) < n:
+        c = s.recv(n - len(b))
+        if not c: raise SystemExit('closed')
+        b += c
+    return b
+h = exact(16)
+print(json.loads(exact(struct.unpack('>I', h[4:8])[0]))['bytes_out'])
 PY
 )
 fi
-# The server is the tool's child: signal it, not the tool.
-kill -TERM "$(pgrep -P "$pid" | head -1)" 2>/dev/null || kill -TERM "$pid"
+# valgrind runs the server in its own process: SIGTERM is the server's.
+kill -TERM "$pid"
 wait "$pid" 2>/dev/null || true
+pid=
 total=$(sed -n 's/^summary: *\([0-9]*\).*/\1/p' "$out/cg"*)
 copies=$(callgrind_annotate --inclusive=no --auto=no "$out/cg"* 2>/dev/null |
   awk '/libc\.so/ && /mem(cpy|move)/ { gsub(",", "", $1); s += $1 } END { print s + 0 }')
