@@ -79,13 +79,13 @@ void event_loop::run() {
     events_.clear();
     poller_->wait(ready_.empty() ? -1 : 0, events_);
     now_ = clock::now();
-    ++turn_;
     counters_.loop_turns.add_local();
     for (const ready_event& ev : events_) dispatch(ev);
     serve_ready();
     if (auto next = timers_.next_deadline(); next && *next <= now_)
       timers_.expire(now_, [this](std::uint64_t cookie) { on_timer(cookie); });
     arm_timer();
+    blocks_.trim();
   }
   // The drain deadline passed: whatever is still open is closed now.
   for (auto& c : conns_) {
@@ -114,7 +114,7 @@ void event_loop::dispatch(const ready_event& ev) {
       // A connection accepted during this turn cannot have events in this
       // batch: they belong to an earlier connection closed this turn that
       // had the same descriptor (a stale hang-up must not close the new one).
-      if (c->accepted_turn() == turn_) return;
+      if (c->accepted_turn() == turn()) return;
       serve_connection(*c, [&ev](transport& conn) { conn.on_event(ev); });
       return;
     }
@@ -185,7 +185,7 @@ void event_loop::adopt(unique_fd fd) {
   const auto slot = static_cast<std::size_t>(fd.get());
   try {
     if (slot >= conns_.size()) conns_.resize(slot + 1);
-    conns_[slot] = std::make_unique<transport>(*this, std::move(fd), next_generation_++, interest, turn_);
+    conns_[slot] = std::make_unique<transport>(*this, std::move(fd), next_generation_++, interest, turn());
     if (opts_.common.idle_timeout_ms > 0) conns_[slot]->arm_idle_timer();
   } catch (const std::bad_alloc&) {
     // No memory for one more connection: turn this one away, keep the others.
@@ -230,7 +230,6 @@ void event_loop::serve_connection(transport& c, Handler&& handler) {
   // Its replies were sent or copied behind its output before the handler
   // returned (or were moot: it is closing); none may reach the next one.
   batch_.clear();
-  blocks_.trim();
   reap(c);
 }
 

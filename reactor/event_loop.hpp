@@ -82,6 +82,9 @@ class event_loop {
   enum class loop_timer : std::uint8_t { drain_deadline = 16, accept_retry };
 
   bool finished() const noexcept;
+  // This turn's number: the turns counted so far (STATS loop_turns); 64
+  // bits never wrap, unlike a generation.
+  std::uint64_t turn() const noexcept { return counters_.loop_turns.get(); }
   void dispatch(const ready_event& ev);
   void accept_connections();
   void pause_accepting();
@@ -116,7 +119,6 @@ class event_loop {
   clock::time_point last_trim_{};  // of malloc_trim, when the last connection closed
   std::uint32_t next_generation_ = 1;
   std::uint64_t ready_round_ = 1;  // advances each time serve_ready takes the list
-  std::uint64_t turn_ = 0;  // counts turns; 64 bits never wrap, unlike a generation
   std::vector<std::pair<int, std::uint32_t>> ready_, serving_;  // (fd, generation)
   std::vector<ready_event> events_;
   buffer scratch_;  // the batch's headers and small replies

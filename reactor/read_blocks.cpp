@@ -19,7 +19,7 @@ void read_blocks::give_back(std::unique_ptr<char[]> block) noexcept {
   spare_[spares_++] = std::move(block);
 }
 
-void read_blocks::trim() noexcept {
+void read_blocks::free_surplus() noexcept {
   while (spares_ > max_spare) spare_[--spares_].reset();
 }
 

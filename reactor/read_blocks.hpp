@@ -9,7 +9,7 @@
 //
 // Bounded: at most max_lent blocks are out at once (past that, unsent bytes
 // are copied, as they would be without lending), and spares past max_spare
-// are freed by trim(), which the loop calls between connections: a block
+// are freed by trim(), which the loop calls at the end of a turn: a block
 // given back during a pass may still be looked at in that pass.
 
 #include <array>
@@ -40,10 +40,14 @@ class read_blocks {
   std::unique_ptr<char[]> lend();
   // A lent block, its bytes sent.
   void give_back(std::unique_ptr<char[]> block) noexcept;
-  // Frees the spares past max_spare.
-  void trim() noexcept;
+  // Frees the spares past max_spare (the loop calls it once a turn).
+  void trim() noexcept {
+    if (spares_ > max_spare) free_surplus();
+  }
 
  private:
+  void free_surplus() noexcept;
+
   std::unique_ptr<char[]> current_;
   // Every block is current, lent or spare, and a new one is made only when
   // there is no spare, so there are never more spares than max_lent.
