@@ -3,15 +3,16 @@
 // a gather list for one writev, each part sent from where its bytes already
 // are:
 //   - ECHO replies and raw-echo bytes: the input itself, where it was read
-//     (the stack buffer behind readv, or the connection's input buffer);
+//     (the loop's read block behind readv, or the connection's input buffer);
 //   - SOURCE payloads: one shared, read-only pattern buffer, one part per
 //     reply however long (sent as 64 KiB pieces of the pattern);
 //   - headers and small replies (SINK, SLEEP, STATS, ERROR): the loop's
 //     scratch buffer, referred to by offset because it may grow meanwhile.
 // The parts borrow memory the batch does not own, so the batch is sent (or
-// what the socket would not take is copied to the connection's output
-// buffer, once) before that memory changes: before the next read, before
-// the input buffer is consumed or compacted.  There is one batch per loop
+// what the socket would not take is queued in the connection's output
+// queue: where it lies if the queue takes the block it is in, else copied,
+// once) before that memory changes: before the next read, before the input
+// buffer is consumed or compacted.  There is one batch per loop
 // (connections are served one at a time).
 
 #include <sys/uio.h>

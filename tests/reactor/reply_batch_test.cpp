@@ -46,6 +46,24 @@ struct socket_pair {
   }
 };
 
+// Sends the whole queue through `p` at most `step` bytes per send, as a
+// socket taking part at a time would, handing each piece consumed to
+// on_bytes(const char*, len) or on_pattern(len); returns what arrived.
+template <class OnBytes, class OnPattern>
+std::string send_in_steps(output_queue& q, socket_pair& p, std::size_t step, OnBytes&& on_bytes,
+                          OnPattern&& on_pattern) {
+  std::string got;
+  while (!q.empty()) {
+    std::size_t offered = 0;
+    const long n = q.send(p.a.get(), step, offered);
+    BOOST_REQUIRE(n > 0);
+    BOOST_TEST(offered == std::min<std::size_t>(step, q.size()));
+    q.consume(static_cast<std::size_t>(n), on_bytes, on_pattern, [](std::unique_ptr<char[]>, std::size_t) {});
+    got += p.read_all();
+  }
+  return got;
+}
+
 // The frames the batch should produce, built the plain way.
 std::string expected_replies(std::string_view echo_request) {
   std::string s(echo_request);
@@ -153,18 +171,10 @@ BOOST_AUTO_TEST_CASE(an_output_queue_keeps_source_payloads_as_cursors_and_sends_
     // Sent in steps, as a socket taking part at a time would; the pattern
     // bytes consumed are exactly the payloads' (no byte of them was copied).
     socket_pair p;
-    std::string got;
     std::size_t pattern_bytes = 0, copied_bytes = 0;
-    while (!q.empty()) {
-      std::size_t offered = 0;
-      const long n = q.send(p.a.get(), 30000, offered);
-      BOOST_REQUIRE(n > 0);
-      BOOST_TEST(offered == std::min<std::size_t>(30000, q.size()));
-      q.consume(
-          static_cast<std::size_t>(n), [&](const char*, std::size_t k) { copied_bytes += k; },
-          [&](std::size_t k) { pattern_bytes += k; }, [](std::unique_ptr<char[]>, std::size_t) {});
-      got += p.read_all();
-    }
+    const std::string got = send_in_steps(
+        q, p, 30000, [&](const char*, std::size_t k) { copied_bytes += k; },
+        [&](std::size_t k) { pattern_bytes += k; });
     BOOST_TEST(got == all);
     BOOST_TEST(pattern_bytes == 70000 - (sent > payload_at ? sent - payload_at : 0) + 70000);
     BOOST_TEST(copied_bytes + pattern_bytes == all.size());
@@ -187,6 +197,7 @@ BOOST_AUTO_TEST_CASE(an_output_queue_keeps_echoed_bytes_where_they_were_read) {
 
   output_queue q(blocks);
   BOOST_REQUIRE(q.can_take_block());
+  q.make_room_for_block();  // take_block's precondition (it cannot fail after)
   q.take_block(blocks.lend(), read_blocks::block_size, true);
   BOOST_TEST(blocks.lent() == 1u);
   BOOST_TEST(static_cast<const void*>(blocks.current()) != block);  // the loop reads into another block now
@@ -201,20 +212,13 @@ BOOST_AUTO_TEST_CASE(an_output_queue_keeps_echoed_bytes_where_they_were_read) {
   BOOST_REQUIRE(q.size() == want.size());
 
   socket_pair p;
-  std::string got;
   std::size_t in_block = 0, elsewhere = 0;
-  while (!q.empty()) {
-    std::size_t offered = 0;
-    const long n = q.send(p.a.get(), 9000, offered);
-    BOOST_REQUIRE(n > 0);
-    q.consume(
-        static_cast<std::size_t>(n),
-        [&](const char* at, std::size_t k) {
-          (at >= block && at + k <= block + read_blocks::block_size ? in_block : elsewhere) += k;
-        },
-        [](std::size_t) {}, [](std::unique_ptr<char[]>, std::size_t) {});
-    got += p.read_all();
-  }
+  const std::string got = send_in_steps(
+      q, p, 9000,
+      [&](const char* at, std::size_t k) {
+        (at >= block && at + k <= block + read_blocks::block_size ? in_block : elsewhere) += k;
+      },
+      [](std::size_t) {});
   BOOST_TEST(got == want);
   BOOST_TEST(in_block == frames.size() - sent);
   BOOST_TEST(elsewhere == between.size());
@@ -231,6 +235,7 @@ BOOST_AUTO_TEST_CASE(input_storage_taken_by_an_output_queue_comes_back) {
   std::size_t size = 0;
   const char* at = in.peek();
   output_queue q(blocks);
+  q.make_room_for_block();
   std::unique_ptr<char[]> storage = in.take_storage(size);
   q.take_block(std::move(storage), size, false);
   BOOST_TEST(in.capacity() == 0u);
